@@ -1,0 +1,185 @@
+"""The hall as typed, frozen dataclasses: what the TOML file means once it has been validated.
+
+Everything downstream (the queue engine, the server, nodes) reads only these records, never raw TOML,
+so a value that made it here is already known to be in range and consistent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class WindowKind(str, Enum):
+    """What a window is for (综合窗口, 专窗, 绿色通道, 帮办代办, 办不成事反映)."""
+
+    GENERAL = "general"
+    DEDICATED = "dedicated"
+    GREEN = "green"
+    ASSISTED = "assisted"
+    COMPLAINTS = "complaints"
+
+
+class NodeRole(str, Enum):
+    """What a node may do through the API: a kiosk issues, a window calls, a display reads."""
+
+    KIOSK = "kiosk"
+    WINDOW = "window"
+    DISPLAY = "display"
+    MANAGER = "manager"
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A half-open local time span [start, end) within one day."""
+
+    start: dt.time
+    end: dt.time
+
+    def contains(self, moment: dt.time) -> bool:
+        return self.start <= moment < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+@dataclass(frozen=True)
+class HallHours:
+    """When the hall serves: weekday sessions (the gap between them is lunch), 延时 and 错时 service.
+
+    ``weekend`` sessions apply on ``weekend_days`` (0 = Monday); ``holidays`` close the hall and
+    ``workdays`` are make-up working days (调休) that follow the weekday sessions.
+    """
+
+    weekdays: tuple[TimeRange, ...]
+    extended: tuple[TimeRange, ...] = ()
+    weekend: tuple[TimeRange, ...] = ()
+    weekend_days: tuple[int, ...] = (5,)
+    holidays: tuple[dt.date, ...] = ()
+    workdays: tuple[dt.date, ...] = ()
+
+
+@dataclass(frozen=True)
+class Department:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class SlotQuota:
+    """At most ``quota`` tickets issued for the service between ``span.start`` and ``span.end``."""
+
+    span: TimeRange
+    quota: int
+
+
+@dataclass(frozen=True)
+class Service:
+    """What a citizen queues for; its prefix letter numbers its tickets (A001…)."""
+
+    code: str
+    name: str
+    department: str
+    prefix: str
+    daily_quota: int = 0  # 0 = no daily limit
+    slot_quotas: tuple[SlotQuota, ...] = ()
+    hours: tuple[TimeRange, ...] = ()  # empty = the hall's weekday sessions
+    extended: bool = False  # also served in the hall's extended (延时) sessions
+    weekend: bool = False  # also served in weekend (错时) sessions
+    expected_minutes: float = 10.0
+    appointments: bool = False
+    real_name: bool = False
+    name_en: str = ""
+
+
+@dataclass(frozen=True)
+class WindowService:
+    """One service a window serves: ``weight`` shares calls between services, ``order`` breaks ties."""
+
+    service: str
+    weight: int = 1
+    order: int = 0
+
+
+@dataclass(frozen=True)
+class Window:
+    number: int
+    name: str
+    kind: WindowKind
+    services: tuple[WindowService, ...]
+    department: str = ""
+
+    def serves(self, service: str) -> bool:
+        return any(ws.service == service for ws in self.services)
+
+
+@dataclass(frozen=True)
+class Staff:
+    """A member of window staff; the PIN is held only as a scrypt hash (``pin_hash``)."""
+
+    id: str
+    name: str
+    pin_hash: str
+    windows: tuple[int, ...] = ()  # empty = may sign in at any window
+
+
+@dataclass(frozen=True)
+class Node:
+    """A machine that talks to the server: its role, its credential and its devices by URL."""
+
+    name: str
+    role: NodeRole
+    token_hash: str  # sha256 hex of the bearer token; a demo token in clear is hashed at load
+    window: int | None = None  # for role = window
+    devices: dict[str, str] = field(default_factory=dict)  # device name → URL (already parsed once)
+    demo_token: str | None = None  # only in sample halls, marked demo-only
+
+
+@dataclass(frozen=True)
+class AlertThresholds:
+    long_wait_minutes: float = 30.0
+    long_queue: int = 30
+    idle_window_minutes: float = 15.0
+    pause_minutes: float = 20.0
+
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    """Limits of the calling rules; see queue_server/engine for how each is applied."""
+
+    recall_limit: int = 3
+    requeue_limit: int = 1  # how many times a skipped ticket may be re-queued
+    requeue_window_minutes: float = 30.0  # a late holder may re-queue within this time after the skip
+    max_bypass: int = 10  # a waiting ticket is passed over at most this many times by a window that serves it
+    green_first: bool = True
+
+
+@dataclass(frozen=True)
+class Hall:
+    name: str
+    timezone: str
+    hours: HallHours
+    departments: tuple[Department, ...]
+    services: tuple[Service, ...]
+    windows: tuple[Window, ...]
+    nodes: tuple[Node, ...] = ()
+    staff: tuple[Staff, ...] = ()
+    alerts: AlertThresholds = AlertThresholds()
+    policy: QueuePolicy = QueuePolicy()
+    code: str = "hall"
+    source: str = ""  # the file it came from, for error messages
+
+    def service(self, code: str) -> Service | None:
+        return next((s for s in self.services if s.code == code), None)
+
+    def window(self, number: int) -> Window | None:
+        return next((w for w in self.windows if w.number == number), None)
+
+    def node_by_token_hash(self, token_hash: str) -> Node | None:
+        return next((n for n in self.nodes if n.token_hash == token_hash), None)
+
+    def summary(self) -> dict[str, Any]:
+        return {"name": self.name, "timezone": self.timezone, "services": len(self.services),
+                "windows": len(self.windows), "departments": len(self.departments)}

@@ -1,0 +1,1 @@
+"""queue_server/api package."""
