@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class WindowKind(str, Enum):
+class WindowKind(StrEnum):
     """What a window is for (综合窗口, 专窗, 绿色通道, 帮办代办, 办不成事反映)."""
 
     GENERAL = "general"
@@ -22,7 +22,7 @@ class WindowKind(str, Enum):
     COMPLAINTS = "complaints"
 
 
-class NodeRole(str, Enum):
+class NodeRole(StrEnum):
     """What a node may do through the API: a kiosk issues, a window calls, a display reads."""
 
     KIOSK = "kiosk"

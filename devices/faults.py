@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Fault(str, Enum):
+class Fault(StrEnum):
     """A named simulator fault; inject with ``sim.inject(Fault.X, times=1)`` or ``?fault=x`` in a sim URL."""
 
     help: str
 
-    def __new__(cls, value: str, help: str) -> Fault:  # noqa: A002 - the member's help text
+    def __new__(cls, value: str, help: str) -> Fault:
         member = str.__new__(cls, value)
         member._value_ = value
         member.help = help

@@ -11,6 +11,7 @@ import logging
 import weakref
 from collections import Counter
 from collections.abc import Iterable
+from typing import ClassVar
 
 from devices.faults import Fault
 from devices.transport.link import Link, PtyLink, TcpLink
@@ -35,7 +36,7 @@ class Simulator:
 
     kind = "device"
     #: real-device scheme per transport, e.g. {"tcp": "escpos+tcp", "pty": "escpos+serial"}
-    schemes: dict[str, str] = {}
+    schemes: ClassVar[dict[str, str]] = {}
 
     def __init__(self, transport: str = "tcp", *, faults: Iterable[Fault] = (), port: int = 0,
                  realtime: bool = True) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class DeviceState(str, Enum):
+class DeviceState(StrEnum):
     """Where a device stands; READY is the only state in which a node uses it without a warning."""
 
     CONNECTED = "connected"  # link is up, readiness not yet known
@@ -18,7 +18,7 @@ class DeviceState(str, Enum):
     DISCONNECTED = "disconnected"
 
 
-class PaperState(str, Enum):
+class PaperState(StrEnum):
     """Paper as the printer's sensors say; UNKNOWN (silence) is never reported as OK or OUT."""
 
     OK = "ok"
