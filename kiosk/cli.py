@@ -1,0 +1,57 @@
+"""The ``servicehall`` command: the one place that imports every room, and only lazily."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="servicehall", description="Service hall queueing and kiosk hardware.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the queue server for one hall")
+    serve.add_argument("--config", required=True, help="hall TOML file")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--data", default="data", help="directory for the SQLite event log")
+
+    check = sub.add_parser("check-config", help="validate a hall TOML file and print a summary")
+    check.add_argument("config", help="hall TOML file")
+
+    from devices.cli import add_parser as add_devices_parser
+
+    add_devices_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        from queue_server.cli import serve
+
+        return serve(args)
+    if args.command == "check-config":
+        from config.loader import ConfigError, load_hall
+
+        try:
+            hall = load_hall(args.config)
+        except ConfigError as err:
+            print(err, file=sys.stderr)
+            return 1
+        print(f"{args.config}: ok — {hall.summary()}")
+        return 0
+    if args.command == "devices":
+        from devices.cli import run as run_devices
+
+        return run_devices(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
