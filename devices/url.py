@@ -169,12 +169,13 @@ def parse_device_url(text: str) -> DeviceAddress:
     def fail(why: str) -> UrlError:
         return UrlError(f"could not parse {text!r}: {why}; the syntax is {syntax.form}")
 
+    port_text: str | None = None
     try:
         parts = urlsplit(text)
         port_text = parts.netloc.rpartition(":")[2] if ":" in parts.netloc else None
         port = parts.port
     except ValueError as err:
-        raise fail(f"bad port {port_text!r}") from err
+        raise fail(f"bad port {port_text!r}" if port_text is not None else f"malformed address ({err})") from err
     options: dict[str, Any] = {}
     for name, value in parse_qsl(parts.query, keep_blank_values=True, strict_parsing=False):
         conv = syntax.options.get(name)
