@@ -117,9 +117,9 @@ def _syntaxes() -> dict[str, UrlSyntax]:
                   {**_TCP_OPTS, "address": _bus_address, "device": _text}, 4196, ("address",)),
         UrlSyntax("sim+modbus+serial", "bus485", "sim+modbus+serial://?address=N[&device=KIND][&fault=F,…]",
                   "none", {**_SIM_OPTS, "address": _bus_address, "device": _text}, required=("address",)),
-        UrlSyntax("espeak", "speaker", "espeak://[?voice=cmn-latn-pinyin][&clips=DIR]", "none",
-                  {"voice": _text, "clips": _text, "repeat": int}),
-        UrlSyntax("silent", "speaker", "silent://", "none", {"repeat": int}),
+        UrlSyntax("espeak", "speaker", "espeak://[?voice=cmn-latn-pinyin][&clips=DIR][&repeat=N][&speed=WPM]",
+                  "none", {"voice": _text, "clips": _text, "repeat": int, "speed": int}),
+        UrlSyntax("silent", "speaker", "silent://[?repeat=N][&pace=S]", "none", {"repeat": int, "pace": float}),
     ]
     return {row.scheme: row for row in rows}
 
