@@ -13,10 +13,36 @@ from functools import reduce
 from devices.errors import DeviceStatusError, NoCard, ProtocolError
 
 __all__ = [
-    "COMMANDS", "PREAMBLE", "SW3_TABLE", "CardPulled", "CardRejected", "CardSelectFailed", "ChecksumError",
-    "Command", "FrameError", "FrameParser", "HostFrameRejected", "LengthError", "NoCardOnReader", "NoContent",
-    "Request", "Response", "SamFault", "SamNotAuthorised", "SamStatusError", "build_frame", "build_response",
-    "check_status", "parse_request", "parse_response", "status_error", "xor",
+    "BAUD_COMMANDS",
+    "COMMANDS",
+    "MAX_LENGTH",
+    "PREAMBLE",
+    "SW3_TABLE",
+    "CardPulled",
+    "CardRejected",
+    "CardSelectFailed",
+    "ChecksumError",
+    "Command",
+    "FrameError",
+    "FrameParser",
+    "HostFrameRejected",
+    "LengthError",
+    "NoCardOnReader",
+    "NoContent",
+    "Request",
+    "Response",
+    "ResponseParser",
+    "SamFault",
+    "SamNotAuthorised",
+    "SamStatusError",
+    "build_frame",
+    "build_response",
+    "check_status",
+    "parse_request",
+    "parse_response",
+    "split_read_data",
+    "status_error",
+    "xor",
 ]
 
 PREAMBLE = b"\xaa\xaa\xaa\x96\x69"
@@ -278,3 +304,19 @@ class ResponseParser(FrameParser):
     def feed_response(self, data: bytes) -> Response | None:
         body = self.feed(data)
         return None if body is None else parse_response(body)
+
+
+def split_read_data(data: bytes, with_fingerprint: bool) -> tuple[bytes, bytes, bytes]:
+    """Split a 30 01 / 30 10 answer into (text, photo, fingerprint) by its big-endian length fields."""
+    head = 6 if with_fingerprint else 4
+    if len(data) < head:
+        raise LengthError(f"a card read answer of {len(data)} bytes has no length header")
+    sizes = [int.from_bytes(data[i:i + 2], "big") for i in range(0, head, 2)]
+    if sizes[0] != 256 or sizes[1] != 1024 or (with_fingerprint and sizes[2] not in (0, 512, 1024)):
+        raise LengthError(f"a card read answer announces text/photo/fingerprint sizes {sizes}, "
+                          "expected 256/1024/(0, 512 or 1024)")
+    if len(data) != head + sum(sizes):
+        raise LengthError(f"a card read answer has {len(data)} bytes but announces {head + sum(sizes)}")
+    text = data[head:head + 256]
+    photo = data[head + 256:head + 256 + 1024]
+    return bytes(text), bytes(photo), bytes(data[head + 256 + 1024:])

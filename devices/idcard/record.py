@@ -39,11 +39,12 @@ class CardKind(StrEnum):
 
 SEXES = {"0": "未知", "1": "男", "2": "女", "9": "未说明"}
 
-_NATION_NAMES = (
+_NATION_TEXT = (
     "汉 蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲 高山 拉祜 水 东乡 纳西 "
     "景颇 柯尔克孜 土 达斡尔 仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌 普米 塔吉克 怒 乌孜别克 俄罗斯 鄂温克 德昂 保安 "
     "裕固 京 塔塔尔 独龙 鄂伦春 赫哲 门巴 珞巴 基诺"
-).split()
+)
+_NATION_NAMES = _NATION_TEXT.split()
 #: GB 3304 nation codes as they appear on the card
 NATIONS: dict[str, str] = {f"{i:02d}": name for i, name in enumerate(_NATION_NAMES, start=1)}
 NATIONS |= {"97": "其他", "98": "外国血统中国籍人士"}
@@ -64,9 +65,11 @@ def valid_id_number(number: str) -> bool:
 
 
 #: two-character surnames, kept whole when masking (欧阳娜娜 → 欧阳**) since half a surname reads oddly
-COMPOUND_SURNAMES = frozenset(
+_COMPOUND_TEXT = (
     "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 令狐 夏侯 轩辕 端木 独孤 南宫 西门 百里 呼延 "
-    "澹台 太史 申屠 公冶 万俟 闻人 赫连 钟离 宗政 濮阳 淳于 单于 太叔 仲孙 鲜于 闾丘 亓官 司空 拓跋".split())
+    "澹台 太史 申屠 公冶 万俟 闻人 赫连 钟离 宗政 濮阳 淳于 单于 太叔 仲孙 鲜于 闾丘 亓官 司空 拓跋"
+)
+COMPOUND_SURNAMES = frozenset(_COMPOUND_TEXT.split())
 
 
 def mask_name(name: str) -> str:
