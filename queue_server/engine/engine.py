@@ -1,0 +1,629 @@
+"""The queue engine: plain, deterministic Python that turns commands into events and events into state.
+
+Every command first decides (checks rules, picks a ticket) without changing anything, then emits
+events; state changes only in ``apply``, which is also what a restart replays, so live and replayed
+state cannot drift apart. No I/O, no clock of its own: the caller passes ``at`` (UTC seconds).
+
+Calling rules (``call_next``), in order:
+1. a ticket overtaken ``policy.max_bypass`` times by later tickets at windows that could serve it is
+   called first (the starvation bound: a ticket at the head of its line is passed over at most
+   ``max_bypass`` times; one further back at most that many times per ticket ahead of it);
+2. a ticket transferred to this window specifically (联办: the matter continues here);
+3. green-channel and checked-in appointment tickets, oldest first;
+4. otherwise the window's services share calls by weight (smooth weighted round robin, ties broken by
+   the configured order), oldest ticket of the chosen service first.
+Transferred and re-queued tickets keep their original queue time. Numbers run A001…A999 per service
+per business day and then widen to A1000: a citizen is never refused because the counter is full
+(daily quotas bound it in practice).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import secrets
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from config.model import Hall, Service, Window
+from queue_server.engine import events as ev
+from queue_server.engine.calendar import HallCalendar
+from queue_server.engine.errors import QueueError, bad_state, not_found
+from queue_server.engine.events import Event
+from queue_server.engine.state import (
+    OPEN_STATES,
+    STATE_ZH,
+    Priority,
+    Ticket,
+    TicketState,
+    WaitingLine,
+    WindowState,
+    priority_rank,
+)
+
+
+def _default_id() -> str:
+    return secrets.token_hex(6)
+
+
+def command(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command: close the previous day first, and hand every emitted event to the caller.
+
+    On success the events are returned as the last element of the result; on refusal they ride on
+    the QueueError (``err.events``), because a day roll-over emitted before the refusal is already
+    applied and must be made durable like any other event.
+    """
+
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    def wrapper(self: QueueEngine, *args: Any, **kwargs: Any) -> Any:
+        at = signature.bind(self, *args, **kwargs).arguments["at"]
+        self._out = []
+        day = self.calendar.day_of(at)
+        if day != self.day:
+            self._emit(ev.DAY_ROLLED, at, {"from": self.day, "to": day})
+        try:
+            result = method(self, *args, **kwargs)
+        except QueueError as err:
+            err.events = self._take()
+            raise
+        events = self._take()
+        if result is None:
+            return events
+        return (*result, events) if isinstance(result, tuple) else (result, events)
+
+    return wrapper
+
+
+class QueueEngine:
+    """One hall's queues. Not thread-safe by design: the server runs it on one event loop."""
+
+    def __init__(self, hall: Hall, *, id_factory: Callable[[], str] = _default_id) -> None:
+        self.hall = hall
+        self.calendar = HallCalendar(hall)
+        self._new_id = id_factory
+        self._services = {s.code: s for s in hall.services}
+        self._windows_cfg = {w.number: w for w in hall.windows}
+        self._staff = {s.id: s for s in hall.staff}
+        self.windows = {w.number: WindowState(w.number) for w in hall.windows}
+        self.tickets: dict[str, Ticket] = {}
+        self.lines: dict[tuple[str, int], WaitingLine] = {
+            (s.code, rank): WaitingLine() for s in hall.services for rank in (0, 1)}
+        self.window_lines: dict[int, WaitingLine] = {w.number: WaitingLine() for w in hall.windows}
+        self.day: str | None = None
+        self.last_event_id = 0
+        self._numbers: dict[str, int] = {}  # prefix → last number today
+        self._issued: dict[str, int] = {}  # service → tickets issued today
+        self._slot_issued: dict[tuple[str, int], int] = {}
+        self._holders: dict[tuple[str, str], str] = {}  # (holder_key, service) → open ticket id
+        self._out: list[Event] = []
+
+    # ================================================================ queries
+    def ticket(self, ticket_id: str) -> Ticket:
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None:
+            raise not_found("号票", "ticket", "ticket_not_found")
+        return ticket
+
+    def service(self, code: str) -> Service:
+        service = self._services.get(code)
+        if service is None:
+            raise QueueError("unknown_service", f"没有「{code}」这项业务", f"unknown service {code!r}", 404)
+        return service
+
+    def window_config(self, number: int) -> Window:
+        window = self._windows_cfg.get(number)
+        if window is None:
+            raise QueueError("unknown_window", f"没有 {number} 号窗口", f"unknown window {number}", 404)
+        return window
+
+    def waiting_count(self, service: str) -> int:
+        return len(self.lines[(service, 0)]) + len(self.lines[(service, 1)])
+
+    def ahead_of(self, ticket: Ticket) -> int:
+        """People ahead of a waiting ticket in its line (0 when called or done)."""
+        if ticket.state is not TicketState.WAITING:
+            return 0
+        if ticket.target_window is not None:
+            return self.window_lines[ticket.target_window].count_before(ticket.sort_key)
+        ahead = self.lines[(ticket.service, ticket.rank)].count_before(ticket.sort_key)
+        if ticket.rank == 1:
+            ahead += len(self.lines[(ticket.service, 0)])
+        return ahead
+
+    def active_windows(self, service: str) -> int:
+        """Windows that could call ``service`` now (signed in, not paused); at least 1 for estimates."""
+        count = sum(1 for number, cfg in self._windows_cfg.items()
+                    if cfg.serves(service) and self.windows[number].staff and not self.windows[number].paused)
+        return max(count, 1)
+
+    def estimated_wait_s(self, service: str, ahead: int) -> int:
+        minutes = self.service(service).expected_minutes
+        return round(ahead * minutes * 60 / self.active_windows(service))
+
+    # ================================================================ commands
+    def _take(self) -> list[Event]:
+        out, self._out = self._out, []
+        return out
+
+    def _emit(self, type_: str, at: float, data: dict[str, Any], node: str = "", staff: str = "") -> Event:
+        ticket = self.tickets.get(data.get("ticket", ""))
+        if ticket is not None:  # screens and the audit trail read numbers, not ids
+            data = {**data, "number": ticket.number, "service": ticket.service}
+        event = Event(self.last_event_id + 1, type_, at, data, node, staff)
+        self.apply(event)
+        self._out.append(event)
+        return event
+
+    @command
+    def issue(self, service_code: str, at: float, *, priority: str = "normal", node: str = "",
+              holder_key: str = "", holder_masked: str = "", appointment_id: str = "",
+              ) -> tuple[Ticket, bool, list[Event]]:
+        """Issue a ticket; returns (ticket, existing, events). ``existing`` means a reprint of an open one."""
+        service = self.service(service_code)
+        try:
+            prio = Priority(priority)
+        except ValueError:
+            raise QueueError("invalid_priority", "取号类型无效", f"priority must be one of "
+                             f"{', '.join(p.value for p in Priority)}", 422) from None
+        if holder_key:
+            existing = self._holders.get((holder_key, service.code))
+            if existing is not None:
+                return self.tickets[existing], True
+        elif service.real_name:
+            raise QueueError("real_name_required", f"「{service.name}」需要刷身份证取号",
+                             f"{service.name_en or service.code} needs an ID card to take a ticket", 422)
+        if prio is Priority.APPOINTMENT and not service.appointments:
+            raise QueueError("appointments_not_taken", f"「{service.name}」不接受预约",
+                             f"{service.name_en or service.code} takes no appointments", 422)
+        opening = self.calendar.check_open(service, at)
+        if not opening.open:
+            raise QueueError(opening.code, opening.reason_zh, opening.reason_en, 409,
+                             {"opens_at": opening.opens_at} if opening.opens_at else None)
+        if service.daily_quota and self._issued.get(service.code, 0) >= service.daily_quota:
+            raise QueueError("daily_quota_reached", f"「{service.name}」今日号源已满，请明日再来",
+                             f"today's {service.daily_quota} tickets for {service.name_en or service.code} "
+                             "are all taken", 409, {"quota": service.daily_quota})
+        slot = self._slot_index(service, at)
+        if slot is not None:
+            quota = service.slot_quotas[slot]
+            if self._slot_issued.get((service.code, slot), 0) >= quota.quota:
+                raise QueueError("slot_quota_reached", f"{quota.span} 时段号源已满",
+                                 f"all {quota.quota} tickets for {quota.span} are taken", 409,
+                                 {"slot": str(quota.span), "quota": quota.quota})
+        number_value = self._numbers.get(service.prefix, 0) + 1
+        number = f"{service.prefix}{number_value:03d}"
+        self._emit(ev.TICKET_ISSUED, at, {
+            "ticket": self._new_id(), "number": number, "seq": number_value, "service": service.code,
+            "day": self.day, "priority": prio.value, "queue_time": at, "holder_key": holder_key,
+            "holder_masked": holder_masked, "appointment_id": appointment_id, "slot": slot,
+        }, node)
+        ticket = self.tickets[self._out[-1].data["ticket"]]
+        return ticket, False
+
+    def _slot_index(self, service: Service, at: float) -> int | None:
+        now = self.calendar.local(at).time()
+        for index, quota in enumerate(service.slot_quotas):
+            if quota.span.contains(now):
+                return index
+        return None
+
+    @command
+    def call_next(self, window: int, at: float, *, node: str = "") -> tuple[Ticket, list[Event]]:
+        """Call the next ticket to ``window`` by the rules in the module docstring."""
+        state = self._ready_window(window)
+        self._finish_current(state, at, node)
+        choice = self._choose(window)
+        if choice is None:
+            raise QueueError("queue_empty", "当前没有等候的号", "nobody is waiting for this window", 404)
+        ticket_id, reason = choice
+        self._emit(ev.TICKET_CALLED, at, {"ticket": ticket_id, "window": window, "mode": "next",
+                                          "reason": reason}, node, state.staff)
+        return self.tickets[ticket_id]
+
+    @command
+    def call(self, ticket_id: str, window: int, at: float, *, node: str = "") -> tuple[Ticket, list[Event]]:
+        """Call one given ticket (the staff picked it from the waiting list)."""
+        state = self._ready_window(window)
+        ticket = self.ticket(ticket_id)
+        if ticket.state is not TicketState.WAITING:
+            raise bad_state(ticket.number, STATE_ZH[ticket.state], "called", "叫号")
+        cfg = self.window_config(window)
+        if ticket.target_window not in (None, window) or (ticket.target_window is None
+                                                          and not cfg.serves(ticket.service)):
+            raise QueueError("not_served_here", f"{window} 号窗口不办理 {ticket.number} 号的业务",
+                             f"window {window} does not serve ticket {ticket.number}", 409)
+        self._finish_current(state, at, node)
+        self._emit(ev.TICKET_CALLED, at, {"ticket": ticket.id, "window": window, "mode": "specific",
+                                          "reason": "picked"}, node, state.staff)
+        return ticket
+
+    @command
+    def act(self, action: str, ticket_id: str, at: float, *, window: int | None = None, node: str = "",
+            to_service: str = "", to_window: int | None = None, reason: str = "",
+            ) -> tuple[Ticket, list[Event]]:
+        """recall, skip, requeue, start, finish, transfer, cancel, printed, print_failed on one ticket."""
+        ticket = self.ticket(ticket_id)
+        handler = self._ACTIONS.get(action)
+        if handler is None:
+            raise QueueError("unknown_action", "未知操作", f"unknown action {action!r}", 404)
+        handler(self, ticket, at, window, node, to_service, to_window, reason)
+        return ticket
+
+    def _at_window(self, ticket: Ticket, window: int | None, states: set[TicketState], verb_en: str,
+                   verb_zh: str) -> WindowState | None:
+        if ticket.state not in states:
+            raise bad_state(ticket.number, STATE_ZH[ticket.state], verb_en, verb_zh)
+        if window is None:
+            return self.windows.get(ticket.window) if ticket.window is not None else None
+        if ticket.window is not None and ticket.window != window:
+            raise QueueError("other_window", f"{ticket.number} 号由 {ticket.window} 号窗口办理",
+                             f"ticket {ticket.number} belongs to window {ticket.window}", 403)
+        return self.windows[window]
+
+    def _recall(self, t: Ticket, at: float, window: int | None, node: str, *_: Any) -> None:
+        state = self._at_window(t, window, {TicketState.CALLED}, "recalled", "重呼")
+        if t.recalls >= self.hall.policy.recall_limit:
+            raise QueueError("recall_limit", f"{t.number} 号已重呼 {t.recalls} 次，请过号",
+                             f"ticket {t.number} was recalled {t.recalls} times already; skip it", 409)
+        self._emit(ev.TICKET_RECALLED, at, {"ticket": t.id, "window": t.window}, node, state.staff if state else "")
+
+    def _skip(self, t: Ticket, at: float, window: int | None, node: str, *_: Any) -> None:
+        state = self._at_window(t, window, {TicketState.CALLED}, "skipped", "过号")
+        self._emit(ev.TICKET_SKIPPED, at, {"ticket": t.id, "window": t.window}, node, state.staff if state else "")
+
+    def _requeue(self, t: Ticket, at: float, window: int | None, node: str, *_: Any) -> None:
+        if t.state is not TicketState.SKIPPED:
+            raise bad_state(t.number, STATE_ZH[t.state], "re-queued", "重新排队")
+        policy = self.hall.policy
+        if t.requeues >= policy.requeue_limit:
+            raise QueueError("requeue_limit", f"{t.number} 号已重新排队 {t.requeues} 次，请重新取号",
+                             f"ticket {t.number} was re-queued {t.requeues} times already; take a new ticket", 409)
+        if t.skipped_at is not None and at - t.skipped_at > policy.requeue_window_minutes * 60:
+            raise QueueError("requeue_expired", f"过号已超过 {policy.requeue_window_minutes:g} 分钟，请重新取号",
+                             f"more than {policy.requeue_window_minutes:g} minutes since the skip; "
+                             "take a new ticket", 409)
+        self._emit(ev.TICKET_REQUEUED, at, {"ticket": t.id}, node)
+
+    def _start(self, t: Ticket, at: float, window: int | None, node: str, *_: Any) -> None:
+        state = self._at_window(t, window, {TicketState.CALLED}, "started", "开始办理")
+        self._emit(ev.TICKET_STARTED, at, {"ticket": t.id, "window": t.window}, node, state.staff if state else "")
+
+    def _finish(self, t: Ticket, at: float, window: int | None, node: str, *_: Any) -> None:
+        state = self._at_window(t, window, {TicketState.CALLED, TicketState.SERVING}, "finished", "办结")
+        self._emit(ev.TICKET_FINISHED, at, {"ticket": t.id, "window": t.window}, node, state.staff if state else "")
+
+    def _transfer(self, t: Ticket, at: float, window: int | None, node: str, to_service: str,
+                  to_window: int | None, reason: str) -> None:
+        state = self._at_window(t, window, {TicketState.WAITING, TicketState.CALLED, TicketState.SERVING},
+                                "transferred", "转移")
+        if not to_service and to_window is None:
+            raise QueueError("transfer_target_missing", "请指定转往的业务或窗口",
+                             "give to_service or to_window", 422)
+        service = self.service(to_service or t.service)
+        if to_window is not None:
+            cfg = self.window_config(to_window)
+            if not cfg.serves(service.code) and cfg.kind.value not in ("general", "assisted"):
+                raise QueueError("not_served_here", f"{to_window} 号窗口不办理「{service.name}」",
+                                 f"window {to_window} does not serve {service.code}", 409)
+        self._emit(ev.TICKET_TRANSFERRED, at, {"ticket": t.id, "from_window": t.window, "to_service": service.code,
+                                               "to_window": to_window, "reason": reason}, node,
+                   state.staff if state else "")
+
+    def _cancel(self, t: Ticket, at: float, window: int | None, node: str, to_service: str,
+                to_window: int | None, reason: str) -> None:
+        if t.state not in (TicketState.WAITING, TicketState.CALLED, TicketState.SKIPPED):
+            raise bad_state(t.number, STATE_ZH[t.state], "cancelled", "取消")
+        self._emit(ev.TICKET_CANCELLED, at, {"ticket": t.id, "reason": reason or "cancelled"}, node)
+
+    def _printed(self, t: Ticket, at: float, window: int | None, node: str, to_service: str,
+                 to_window: int | None, reason: str, ok: bool = True) -> None:
+        self._emit(ev.TICKET_PRINTED, at, {"ticket": t.id, "ok": ok, "reason": reason}, node)
+
+    def _print_failed(self, t: Ticket, at: float, window: int | None, node: str, to_service: str,
+                      to_window: int | None, reason: str) -> None:
+        self._printed(t, at, window, node, to_service, to_window, reason or "print failed", ok=False)
+
+    _ACTIONS: ClassVar[dict[str, Callable[..., None]]] = {
+        "recall": _recall, "skip": _skip, "requeue": _requeue, "start": _start, "finish": _finish,
+        "transfer": _transfer, "cancel": _cancel, "printed": _printed, "print_failed": _print_failed,
+    }
+    ACTIONS = frozenset(_ACTIONS)
+
+    @command
+    def sign_in(self, window: int, staff_id: str, at: float, *, node: str = "") -> list[Event]:
+        """Record that ``staff_id`` works at ``window`` (the PIN was checked by the caller)."""
+        self.window_config(window)
+        staff = self._staff.get(staff_id)
+        if staff is None or (staff.windows and window not in staff.windows):
+            raise QueueError("staff_not_allowed", "该工作人员不能在此窗口签到",
+                             f"staff {staff_id!r} may not sign in at window {window}", 403)
+        for number, other in self.windows.items():
+            if other.staff == staff_id and number != window:
+                self._emit(ev.WINDOW_SIGNED_OUT, at, {"window": number}, node, staff_id)
+        self._emit(ev.WINDOW_SIGNED_IN, at, {"window": window}, node, staff_id)
+        return None
+
+    @command
+    def sign_out(self, window: int, at: float, *, node: str = "") -> list[Event]:
+        self.window_config(window)
+        state = self.windows[window]
+        if state.staff:
+            self._emit(ev.WINDOW_SIGNED_OUT, at, {"window": window}, node, state.staff)
+        return None
+
+    @command
+    def pause(self, window: int, at: float, *, reason: str = "", node: str = "") -> list[Event]:
+        self.window_config(window)
+        state = self.windows[window]
+        if not reason:
+            raise QueueError("pause_reason_required", "暂停需要填写原因", "a pause needs a reason", 422)
+        if not state.paused:
+            self._emit(ev.WINDOW_PAUSED, at, {"window": window, "reason": reason}, node, state.staff)
+        return None
+
+    @command
+    def resume(self, window: int, at: float, *, node: str = "") -> list[Event]:
+        self.window_config(window)
+        state = self.windows[window]
+        if state.paused:
+            self._emit(ev.WINDOW_RESUMED, at, {"window": window}, node, state.staff)
+        return None
+
+    @command
+    def roll_over(self, at: float) -> list[Event]:
+        """Close the previous business day if ``at`` is in a new one (also done lazily by every command)."""
+        return None
+
+    # ---------------------------------------------------------------- calling helpers
+    def _ready_window(self, window: int) -> WindowState:
+        self.window_config(window)
+        state = self.windows[window]
+        if not state.staff:
+            raise QueueError("not_signed_in", f"{window} 号窗口尚未签到", f"nobody is signed in at window {window}",
+                             409)
+        if state.paused:
+            raise QueueError("window_paused", f"{window} 号窗口已暂停：{state.pause_reason}",
+                             f"window {window} is paused: {state.pause_reason}", 409)
+        return state
+
+    def _finish_current(self, state: WindowState, at: float, node: str) -> None:
+        """Calling the next citizen finishes the one being served; one still only called must be skipped."""
+        if state.current is None:
+            return
+        current = self.tickets[state.current]
+        if current.state is TicketState.SERVING:
+            self._emit(ev.TICKET_FINISHED, at, {"ticket": current.id, "window": state.number, "implicit": True},
+                       node, state.staff)
+        elif current.state is TicketState.CALLED:
+            raise QueueError("ticket_still_called", f"{current.number} 号尚未到窗口，请先过号或开始办理",
+                             f"ticket {current.number} is still called here; skip or start it first", 409,
+                             {"ticket": current.id, "number": current.number})
+
+    def _heads(self, window: int) -> list[Ticket]:
+        heads = []
+        for ws in self._windows_cfg[window].services:
+            for rank in (0, 1):
+                head = self.lines[(ws.service, rank)].head()
+                if head is not None:
+                    heads.append(self.tickets[head])
+        return heads
+
+    def _choose(self, window: int) -> tuple[str, str] | None:
+        heads = self._heads(window)
+        targeted_id = self.window_lines[window].head()
+        candidates = heads + ([self.tickets[targeted_id]] if targeted_id else [])
+        if not candidates:
+            return None
+        oldest = min  # readability: min by (queue_time, seq)
+        starving = [t for t in candidates if t.bypassed >= self.hall.policy.max_bypass]
+        if starving:
+            return oldest(starving, key=lambda t: (t.queue_time, t.seq)).id, "starvation_bound"
+        if targeted_id:
+            return targeted_id, "transferred_here"
+        urgent = [t for t in heads if t.rank == 0]
+        if urgent:
+            return oldest(urgent, key=lambda t: (t.queue_time, t.seq)).id, "priority"
+        service = self._round_robin_pick(window, heads)
+        head = next(t for t in heads if t.service == service)
+        return head.id, "weighted"
+
+    def _round_robin_pick(self, window: int, heads: list[Ticket]) -> str:
+        """Smooth weighted round robin over services with someone waiting (pure: credits change in apply)."""
+        credits = self.windows[window].credits
+        active = {t.service: t for t in heads}
+        best: tuple[int, int, float, str] | None = None
+        for order, ws in enumerate(self._windows_cfg[window].services):
+            if ws.service not in active:
+                continue
+            score = credits.get(ws.service, 0) + ws.weight
+            key = (-score, ws.order * 1000 + order, active[ws.service].queue_time, ws.service)
+            if best is None or key < best:
+                best = key
+        assert best is not None
+        return best[3]
+
+    # ================================================================ apply
+    def apply(self, event: Event) -> None:
+        """Change state by one event; the only place state changes, and what a restart replays."""
+        if event.id != self.last_event_id + 1:
+            raise ValueError(f"event {event.id} applied after {self.last_event_id}: the log has a gap")
+        handler = _APPLY.get(event.type)
+        if handler is None:
+            raise ValueError(f"event {event.id} has unknown type {event.type!r}")
+        handler(self, event)
+        self.last_event_id = event.id
+
+    def _line_of(self, ticket: Ticket) -> WaitingLine:
+        if ticket.target_window is not None:
+            return self.window_lines[ticket.target_window]
+        return self.lines[(ticket.service, ticket.rank)]
+
+    def _enqueue(self, ticket: Ticket) -> None:
+        ticket.state = TicketState.WAITING
+        self._line_of(ticket).push(ticket)
+
+    def _dequeue(self, ticket: Ticket) -> None:
+        self._line_of(ticket).discard(ticket.id)
+
+    def _close(self, ticket: Ticket, state: TicketState) -> None:
+        """Move a ticket to a state in which it no longer holds a window or a line place."""
+        if ticket.state is TicketState.WAITING:
+            self._dequeue(ticket)
+        if ticket.window is not None and self.windows[ticket.window].current == ticket.id:
+            self.windows[ticket.window].current = None
+        ticket.state = state
+        if state not in OPEN_STATES and ticket.holder_key:
+            self._holders.pop((ticket.holder_key, ticket.service), None)
+
+    def _on_day_rolled(self, e: Event) -> None:
+        for ticket in list(self.tickets.values()):
+            if ticket.state in OPEN_STATES or ticket.state is TicketState.SKIPPED:
+                self._close(ticket, TicketState.CANCELLED)
+                ticket.cancel_reason = "day_end"
+        self.tickets.clear()  # history stays in the event log; the live picture is today's
+        self.lines = {key: WaitingLine() for key in self.lines}
+        self.window_lines = {key: WaitingLine() for key in self.window_lines}
+        for state in self.windows.values():
+            state.current = None
+            state.credits.clear()
+        self._numbers.clear()
+        self._issued.clear()
+        self._slot_issued.clear()
+        self._holders.clear()
+        self.day = e.data["to"]
+
+    def _on_issued(self, e: Event) -> None:
+        d = e.data
+        service = self._services[d["service"]]
+        prio = Priority(d["priority"])
+        ticket = Ticket(id=d["ticket"], number=d["number"], service=service.code, day=d["day"], priority=prio,
+                        issued_at=e.at, queue_time=d["queue_time"], seq=d["seq"], holder_key=d["holder_key"],
+                        holder_masked=d["holder_masked"], appointment_id=d["appointment_id"],
+                        rank=priority_rank(prio, self.hall.policy.green_first))
+        self.tickets[ticket.id] = ticket
+        self._numbers[service.prefix] = d["seq"]
+        self._issued[service.code] = self._issued.get(service.code, 0) + 1
+        if d.get("slot") is not None:
+            key = (service.code, d["slot"])
+            self._slot_issued[key] = self._slot_issued.get(key, 0) + 1
+        if ticket.holder_key:
+            self._holders[(ticket.holder_key, service.code)] = ticket.id
+        self._enqueue(ticket)
+
+    def _on_called(self, e: Event) -> None:
+        ticket = self.tickets[e.data["ticket"]]
+        window = e.data["window"]
+        if e.data["mode"] == "next":
+            heads = self._heads(window)
+            for head in heads:  # the starvation counters: heads overtaken by a later ticket
+                if head.id != ticket.id and (head.queue_time, head.seq) < (ticket.queue_time, ticket.seq):
+                    head.bypassed += 1
+            if e.data["reason"] == "weighted":
+                self._advance_credits(window, heads, ticket.service)
+        self._dequeue(ticket)
+        ticket.state = TicketState.CALLED
+        ticket.window = window
+        ticket.target_window = None
+        ticket.staff = e.staff
+        ticket.called_at = e.at
+        ticket.bypassed = 0
+        state = self.windows[window]
+        state.current = ticket.id
+        state.last_call_at = e.at
+
+    def _advance_credits(self, window: int, heads: list[Ticket], chosen: str) -> None:
+        credits = self.windows[window].credits
+        active = {t.service for t in heads if t.rank == 1}
+        weights = {ws.service: ws.weight for ws in self._windows_cfg[window].services if ws.service in active}
+        for service, weight in weights.items():
+            credits[service] = credits.get(service, 0) + weight
+        credits[chosen] = credits.get(chosen, 0) - sum(weights.values())
+
+    def _on_recalled(self, e: Event) -> None:
+        ticket = self.tickets[e.data["ticket"]]
+        ticket.recalls += 1
+        ticket.called_at = e.at
+
+    def _on_skipped(self, e: Event) -> None:
+        ticket = self.tickets[e.data["ticket"]]
+        self._close(ticket, TicketState.SKIPPED)
+        ticket.skipped_at = e.at
+
+    def _on_requeued(self, e: Event) -> None:
+        ticket = self.tickets[e.data["ticket"]]
+        ticket.requeues += 1
+        ticket.window = None
+        ticket.recalls = 0
+        if ticket.holder_key:
+            self._holders[(ticket.holder_key, ticket.service)] = ticket.id
+        self._enqueue(ticket)
+
+    def _on_started(self, e: Event) -> None:
+        ticket = self.tickets[e.data["ticket"]]
+        ticket.state = TicketState.SERVING
+        ticket.started_at = e.at
+
+    def _on_finished(self, e: Event) -> None:
+        ticket = self.tickets[e.data["ticket"]]
+        self._close(ticket, TicketState.FINISHED)
+        ticket.finished_at = e.at
+
+    def _on_transferred(self, e: Event) -> None:
+        ticket = self.tickets[e.data["ticket"]]
+        was_open_key = (ticket.holder_key, ticket.service)
+        if ticket.state is TicketState.WAITING:
+            self._dequeue(ticket)
+        elif ticket.window is not None and self.windows[ticket.window].current == ticket.id:
+            self.windows[ticket.window].current = None
+        if ticket.holder_key:
+            self._holders.pop(was_open_key, None)
+            self._holders[(ticket.holder_key, e.data["to_service"])] = ticket.id
+        ticket.service = e.data["to_service"]
+        ticket.target_window = e.data["to_window"]
+        ticket.window = None
+        ticket.transfers += 1
+        ticket.recalls = 0
+        self._enqueue(ticket)
+
+    def _on_cancelled(self, e: Event) -> None:
+        ticket = self.tickets[e.data["ticket"]]
+        self._close(ticket, TicketState.CANCELLED)
+        ticket.cancel_reason = e.data["reason"]
+
+    def _on_printed(self, e: Event) -> None:
+        self.tickets[e.data["ticket"]].printed = "printed" if e.data["ok"] else "failed"
+
+    def _on_signed_in(self, e: Event) -> None:
+        self.windows[e.data["window"]].staff = e.staff
+
+    def _on_signed_out(self, e: Event) -> None:
+        self.windows[e.data["window"]].staff = ""
+
+    def _on_paused(self, e: Event) -> None:
+        state = self.windows[e.data["window"]]
+        state.paused, state.pause_reason, state.paused_at = True, e.data["reason"], e.at
+
+    def _on_resumed(self, e: Event) -> None:
+        state = self.windows[e.data["window"]]
+        state.paused, state.pause_reason, state.paused_at = False, "", None
+
+
+_APPLY: dict[str, Callable[[QueueEngine, Event], None]] = {
+    ev.DAY_ROLLED: QueueEngine._on_day_rolled,
+    ev.TICKET_ISSUED: QueueEngine._on_issued,
+    ev.TICKET_CALLED: QueueEngine._on_called,
+    ev.TICKET_RECALLED: QueueEngine._on_recalled,
+    ev.TICKET_SKIPPED: QueueEngine._on_skipped,
+    ev.TICKET_REQUEUED: QueueEngine._on_requeued,
+    ev.TICKET_STARTED: QueueEngine._on_started,
+    ev.TICKET_FINISHED: QueueEngine._on_finished,
+    ev.TICKET_TRANSFERRED: QueueEngine._on_transferred,
+    ev.TICKET_CANCELLED: QueueEngine._on_cancelled,
+    ev.TICKET_PRINTED: QueueEngine._on_printed,
+    ev.WINDOW_SIGNED_IN: QueueEngine._on_signed_in,
+    ev.WINDOW_SIGNED_OUT: QueueEngine._on_signed_out,
+    ev.WINDOW_PAUSED: QueueEngine._on_paused,
+    ev.WINDOW_RESUMED: QueueEngine._on_resumed,
+}

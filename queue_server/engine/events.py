@@ -1,0 +1,80 @@
+"""The event log's record: every change to the hall is one versioned, typed, attributed event.
+
+The log is the truth: state, statistics and the audit trail (流程追溯) are derived by replaying it.
+An event is plain JSON-able data so that every store and every client reads the same thing; new kinds
+(ratings, appointments, alerts, device health) add new ``type`` values, and a changed payload bumps
+``v`` so old events keep their meaning on replay.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+# Ticket lifecycle
+TICKET_ISSUED = "ticket.issued"
+TICKET_CALLED = "ticket.called"
+TICKET_RECALLED = "ticket.recalled"
+TICKET_SKIPPED = "ticket.skipped"
+TICKET_REQUEUED = "ticket.requeued"
+TICKET_STARTED = "ticket.started"
+TICKET_FINISHED = "ticket.finished"
+TICKET_TRANSFERRED = "ticket.transferred"
+TICKET_CANCELLED = "ticket.cancelled"
+TICKET_PRINTED = "ticket.printed"  # the kiosk's confirmation (or failure) of the paper ticket
+# Windows and staff
+WINDOW_SIGNED_IN = "window.signed_in"
+WINDOW_SIGNED_OUT = "window.signed_out"
+WINDOW_PAUSED = "window.paused"
+WINDOW_RESUMED = "window.resumed"
+# Calendar
+DAY_ROLLED = "day.rolled"
+
+KNOWN_TYPES = frozenset({
+    TICKET_ISSUED, TICKET_CALLED, TICKET_RECALLED, TICKET_SKIPPED, TICKET_REQUEUED, TICKET_STARTED,
+    TICKET_FINISHED, TICKET_TRANSFERRED, TICKET_CANCELLED, TICKET_PRINTED, WINDOW_SIGNED_IN,
+    WINDOW_SIGNED_OUT, WINDOW_PAUSED, WINDOW_RESUMED, DAY_ROLLED,
+})
+
+
+@dataclass(frozen=True)
+class Event:
+    """One durable change. ``id`` is the log position (1, 2, …), gap-free, assigned by the engine."""
+
+    id: int
+    type: str
+    at: float  # UTC instant, seconds since the epoch
+    data: dict[str, Any]
+    node: str = ""  # which node asked
+    staff: str = ""  # which staff member acted (window actions)
+    v: int = SCHEMA_VERSION
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type, "v": self.v, "at": self.at,
+                "at_iso": dt.datetime.fromtimestamp(self.at, dt.UTC).isoformat().replace("+00:00", "Z"),
+                "node": self.node, "staff": self.staff, "data": self.data}
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), ensure_ascii=False, separators=(",", ":"))
+
+    def data_json(self) -> str:
+        return json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_row(cls, id: int, type: str, v: int, at: float, node: str, staff: str, data: str) -> Event:
+        return cls(id=id, type=type, at=at, data=json.loads(data), node=node, staff=staff, v=v)
+
+
+@dataclass
+class Draft:
+    """An event the engine has decided on but not yet numbered."""
+
+    type: str
+    data: dict[str, Any]
+    node: str = ""
+    staff: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)

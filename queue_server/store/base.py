@@ -1,0 +1,61 @@
+"""The event log behind one small interface, so SQLite (one hall) and PostgreSQL (a city) are swappable.
+
+The promise every store keeps: when ``append`` returns, the events (and the idempotency record that
+rides with them) are on disk in one transaction, and ``on_durable`` has been told, in log order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from queue_server.engine.events import Event
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """The answer given to one (node, Idempotency-Key), replayed to a retrying client."""
+
+    node: str
+    key: str
+    fingerprint: str
+    status: int
+    body: str
+    at: float
+
+
+class StoreError(Exception):
+    """The log could not be written or read; the server stops taking commands (fail-stop)."""
+
+
+DurableListener = Callable[[Sequence[Event]], None]
+
+
+class EventStore:
+    """Interface; see queue_server/store/sqlite.py for the embedded implementation."""
+
+    on_durable: DurableListener | None = None
+
+    async def open(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    def submit(self, events: Sequence[Event], idempotency: IdempotencyRecord | None = None) -> asyncio.Future[None]:
+        """Queue ``events`` for the next commit *now* (so submit order is log order); the future resolves
+        when they are durable, or fails with StoreError if that cannot be promised."""
+        raise NotImplementedError
+
+    async def append(self, events: Sequence[Event], idempotency: IdempotencyRecord | None = None) -> None:
+        """Write ``events`` durably in one transaction; raise StoreError if that cannot be promised."""
+        await self.submit(events, idempotency)
+
+    async def read_after(self, after_id: int, limit: int = 1000) -> list[Event]:
+        """Events with id > after_id in log order, at most ``limit``."""
+        raise NotImplementedError
+
+    async def load_idempotency(self, since: float) -> list[IdempotencyRecord]:
+        """Idempotency records written at or after ``since`` (the retry horizon)."""
+        raise NotImplementedError
