@@ -292,6 +292,12 @@ class PrinterSimulator(Simulator):
         self.current: PrintedTicket | None = None
         self.status_queries = 0
         self.bytes_received = 0
+        self.paper_lines: int | None = None  # lines left on the roll; None = endless
+        self._armed: list[Fault] = []
+
+    def arm(self, fault: Fault) -> None:
+        """Start playing ``fault`` right after the next cut: a printer that dies just after a job."""
+        self._armed.append(fault)
 
     # ---- condition -------------------------------------------------------------------------------
     def stopped_by(self) -> str | None:
@@ -364,9 +370,19 @@ class PrinterSimulator(Simulator):
             return
         if kind in ("line", "raster"):
             self.current.items.append(value)
+            if self.paper_lines is not None:
+                self.paper_lines -= 1
+                if self.paper_lines <= 0:
+                    self.inject(Fault.PAPER_OUT)  # the roll ran out: the rest of the ticket is lost
         elif kind == "qr":
             self.current.items.append(("qr", value))
         elif kind == "cut":
             self.current.cut = not self.has(Fault.CUTTER_ERROR)
             self.tickets.append(self.current)
             self.current = None
+            for fault in self._armed:
+                if fault is Fault.UNPLUG:
+                    self._unplug_soon()
+                else:
+                    self.inject(fault)
+            self._armed.clear()
