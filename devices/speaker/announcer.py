@@ -58,6 +58,7 @@ class Announcement:
     spoken: Spoken
     error: DeviceError | None = None
     _done: asyncio.Event = field(default_factory=asyncio.Event)
+    _begun: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def done(self) -> bool:
@@ -66,6 +67,14 @@ class Announcement:
     def finish(self, error: DeviceError | None = None) -> None:
         self.error = error
         self._done.set()
+        self._begun.set()
+
+    async def wait_started(self) -> Spoken:
+        """Wait until its first sound goes out (or it failed), e.g. to highlight the call on a screen."""
+        await self._begun.wait()
+        if self.error is not None:
+            raise self.error
+        return self.spoken
 
     async def wait(self) -> Spoken:
         await self._done.wait()
@@ -185,6 +194,7 @@ class QueuedSpeaker(Device):
         item.spoken.started_at = time.monotonic()
         item.spoken.wall_time = time.time()
         self._spoken.append(item.spoken)
+        item._begun.set()
 
     async def _work(self) -> None:
         """Take announcements one at a time; a failure is reported and the next call still goes out."""

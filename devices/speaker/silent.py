@@ -16,8 +16,9 @@ from devices.url import DeviceAddress, UrlError
 
 __all__ = ["SilentSpeaker"]
 
-CHIME_S = 0.9
-PAUSE_S = 0.7
+# The chime and the pause between repeats last about as long as this many spoken tokens.
+CHIME_TOKENS = 2.5
+PAUSE_TOKENS = 2.0
 
 
 class SilentSpeaker(QueuedSpeaker):
@@ -32,9 +33,8 @@ class SilentSpeaker(QueuedSpeaker):
 
     def duration_s(self, tokens: list[str]) -> float:
         """How long the announcement would take; zero when ``pace=0``."""
-        if self.pace_s == 0:
-            return 0.0
-        return sum(CHIME_S if t == CHIME else PAUSE_S if t == PAUSE else self.pace_s for t in tokens)
+        units = {CHIME: CHIME_TOKENS, PAUSE: PAUSE_TOKENS}
+        return self.pace_s * sum(units.get(t, 1.0) for t in tokens)
 
     async def _play(self, item: Announcement) -> None:
         self._started(item)
