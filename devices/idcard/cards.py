@@ -120,7 +120,7 @@ _HMT = hmt_permit("HK/Macau/Taiwan residence permit (J)", "陈演示", "1", _D(1
 _FOREIGN_2017 = foreign_2017("foreign permanent residence card 2017 (I)", "SAMPLE TESTER", "1", "CAN110085061501",
                              "CAN", "样例", _D(2018, 3, 1), _D(2028, 3, 1), _D(1985, 6, 15))
 _FOREIGN_2023 = foreign_2023("foreign permanent residence card 2023 (Y)", "演示者",
-                             "EXAMPLEPERSON WITH A VERY LONG INVENTED GIVEN NAME", "2", _D(1978, 1, 9),
+                             "EXAMPLEPERSON WITH A VERY LONG ABC DEFGHIJ", "2", _D(1978, 1, 9),
                              "93110107801090015", _D(2024, 1, 1), _D(2034, 1, 1), "USA")
 
 #: deck name → cards; the first card is on the reader when a simulator starts (except "empty")

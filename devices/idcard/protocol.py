@@ -126,7 +126,8 @@ SW3_TABLE: dict[int, tuple[type[SamStatusError], str]] = {
     0x80: (NoCardOnReader, "no card on the reader; ask the citizen to place the card flat on the reader"),
     0x81: (CardSelectFailed, "the card could not be selected; ask the citizen to place the card flat and "
                              "hold it still"),
-    0x91: (NoContent, "the card holds no such item (for example no extra address)"),
+    0x91: (NoContent, "the card holds no such item (for example no extra address); nothing to do, "
+                       "the item is optional"),
 }
 
 
