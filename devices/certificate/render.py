@@ -129,6 +129,7 @@ class FontBook:
         self.faces = list(faces if faces is not None else default_main)
         self.fallbacks = list(fallbacks if fallbacks is not None else default_fallback)
         self._protos: dict[FontFile, TTFFont] = {}
+        self._names: dict[FontFile, str] = {}
         self._lock = threading.Lock()
 
     def _proto(self, face: FontFile) -> TTFFont:
@@ -141,10 +142,15 @@ class FontBook:
                 scratch = FPDF()
                 scratch.add_font(face.family, face.style, str(face.path), collection_font_number=face.index)
                 proto = scratch.fonts[face.family + face.style]
+                self._names[face] = proto.ttfont["name"].getBestFullName()  # "Noto Sans CJK SC", for messages
                 proto.ttfont.close()  # every document opens its own handle; the tables we keep are parsed
                 self._protos[face] = proto
                 log.debug("parsed font %s face %d (%s)", face.path, face.index, proto.name)
             return proto
+
+    def font_name(self, face: FontFile) -> str:
+        self._proto(face)
+        return self._names[face]
 
     def has(self, face: FontFile, char: str) -> bool:
         return ord(char) in self._proto(face).cmap
@@ -164,7 +170,7 @@ class FontBook:
                 else:
                     needed.add(extra)
         if missing:
-            tried = ", ".join(dict.fromkeys(self._proto(f).name for f in [*regular, *self.fallbacks]))
+            tried = ", ".join(dict.fromkeys(self.font_name(f) for f in [*regular, *self.fallbacks]))
             raise UnprintableText(f"{what} cannot be printed: {'; '.join(missing)}, which no installed font "
                                   f"has (tried {tried}); it would print as a blank, so issue it at a window")
         return needed
