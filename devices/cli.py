@@ -1,16 +1,216 @@
-"""``servicehall devices …``: the technician's tool (probe, read-card, print-test, simulate)."""
+"""``servicehall devices …``: the technician's tool (probe, read-card, print-test, simulate).
+
+Exit codes: 0 when every device asked about is ready (or the action succeeded), 1 otherwise, with the
+reason in words on the output; personal data from an ID card is shown masked unless asked for.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the ``devices`` sub-command and its verbs."""
     devices = sub.add_parser("devices", help="probe, test and simulate hall devices")
-    devices.add_subparsers(dest="devices_command", required=True)
+    verbs = devices.add_subparsers(dest="devices_command", required=True)
+
+    probe = verbs.add_parser("probe", help="say how one device, or every device of a node, is")
+    target = probe.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="device URL, e.g. escpos+tcp://10.0.0.5:9100 or sim+escpos+tcp://")
+    target.add_argument("--config", help="hall TOML file (with --node)")
+    probe.add_argument("--node", help="node name in the hall file whose devices to probe")
+    probe.add_argument("--timeout", type=float, default=10.0, help="seconds allowed per device (default 10)")
+    probe.add_argument("--json", action="store_true", help="print JSON instead of words")
+
+    card = verbs.add_parser("read-card", help="read one ID card and show it masked")
+    card.add_argument("--url", required=True, help="reader URL, e.g. sam+serial:///dev/ttyUSB0")
+    card.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a card (default 10)")
+    card.add_argument("--json", action="store_true", help="print JSON instead of words")
+    card.add_argument("--show-personal", action="store_true",
+                      help="show name, ID number and address in clear (only with the citizen's consent)")
+
+    test = verbs.add_parser("print-test", help="print a test ticket and report the status before and after")
+    test.add_argument("--url", required=True, help="ticket printer URL, e.g. escpos+tcp://10.0.0.5:9100")
+    test.add_argument("--json", action="store_true", help="print JSON instead of words")
+
+    sim = verbs.add_parser("simulate", help="run a device simulator until Ctrl-C and print its URL")
+    sim.add_argument("kind", help="device kind, e.g. ticket_printer, idcard, bus485")
+    where = sim.add_mutually_exclusive_group()
+    where.add_argument("--port", type=int, help="listen on this loopback TCP port (0 = any free port)")
+    where.add_argument("--pty", action="store_true", help="publish a pty instead of a TCP port")
+    sim.add_argument("--fault", action="append", default=[], metavar="F", help="start with this fault (repeatable)")
+    sim.add_argument("--png-dir", help="ticket_printer: write each printed ticket as a PNG into this directory")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run one ``devices`` verb; exit code 0 when every device is ready."""
-    raise SystemExit("servicehall devices: not built yet")
+    verb = {"probe": _probe, "read-card": _read_card, "print-test": _print_test, "simulate": _simulate}
+    return asyncio.run(verb[args.devices_command](args))
+
+
+def _out(text: str) -> None:
+    print(text, flush=True)
+
+
+def _dump(data: Any) -> None:
+    _out(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+async def _probe(args: argparse.Namespace) -> int:
+    from devices.probe import probe_all, probe_device
+
+    if args.url:
+        results = [await probe_device(args.url, timeout_s=args.timeout)]
+    else:
+        if not args.node:
+            _out("servicehall devices probe: --config needs --node NAME")
+            return 1
+        from config.loader import ConfigError, load_hall
+
+        try:
+            hall = load_hall(args.config)
+        except ConfigError as err:
+            _out(str(err))
+            return 1
+        node = next((n for n in hall.nodes if n.name == args.node), None)
+        if node is None:
+            known = ", ".join(n.name for n in hall.nodes) or "none"
+            _out(f"{args.config}: no node {args.node!r}; nodes: {known}")
+            return 1
+        results = await probe_all(node.devices, args.timeout)
+    if args.json:
+        _dump(results[0].as_dict() if args.url else [r.as_dict() for r in results])
+    else:
+        for result in results:
+            _out(result.words())
+        if not args.url:
+            ready = sum(r.ready for r in results)
+            _out(f"{ready} of {len(results)} devices of node {args.node!r} are ready")
+    return 0 if results and all(r.ready for r in results) else 1
+
+
+async def _read_card(args: argparse.Namespace) -> int:
+    from devices.errors import DeviceError
+    from devices.registry import open_device
+    from devices.url import UrlError
+
+    try:
+        reader = open_device(args.url, name="idcard")
+    except UrlError as err:
+        _out(str(err))
+        return 1
+    if not hasattr(reader, "read") or getattr(reader, "kind", "") != "idcard":
+        _out(f"{args.url!r} is not an ID-card reader (it is a {getattr(reader, 'kind', '?')})")
+        return 1
+    try:
+        async with reader:
+            record = await reader.read(args.timeout)
+    except DeviceError as err:
+        if args.json:
+            _dump({"ok": False, "reason": str(err)})
+        else:
+            _out(f"no card read: {err}")
+        return 1
+    fields = record.as_dict(show_personal=args.show_personal)
+    if args.json:
+        _dump({"ok": True, "masked": not args.show_personal, **fields})
+    else:
+        for key, value in fields.items():
+            if value not in (None, ""):
+                _out(f"{key}: {value}")
+    return 0
+
+
+async def _print_test(args: argparse.Namespace) -> int:
+    from devices.errors import DeviceError
+    from devices.registry import open_device
+    from devices.url import UrlError
+
+    try:
+        printer = open_device(args.url, name="ticket")
+    except UrlError as err:
+        _out(str(err))
+        return 1
+    if getattr(printer, "kind", "") != "ticket_printer":
+        _out(f"{args.url!r} is not a ticket printer (it is a {getattr(printer, 'kind', '?')})")
+        return 1
+    report: dict[str, Any] = {"url": args.url, "printed": False}
+    async with printer:
+        before = await printer.status()
+        report["before"] = before.as_dict()
+        try:
+            result = await printer.print_test()
+        except DeviceError as err:
+            report["reason"] = str(err)
+            after = await printer.status()
+        else:
+            report.update(printed=True, bytes_sent=result.bytes_sent, reason="test page printed")
+            after = result.after
+        report["after"] = after.as_dict()
+    if args.json:
+        _dump(report)
+    else:
+        _out(f"before: {before.state.value} — {before.reason}")
+        _out(f"{'printed' if report['printed'] else 'NOT printed'}: {report['reason']}")
+        _out(f"after: {after.state.value} — {after.reason}")
+    return 0 if report["printed"] else 1
+
+
+async def _simulate(args: argparse.Namespace) -> int:
+    from devices.faults import Fault
+    from devices.registry import simulator_class
+    from devices.url import UrlError
+
+    try:
+        cls = simulator_class(args.kind)
+        faults = [Fault.parse(name) for name in args.fault]
+    except (UrlError, ValueError) as err:
+        _out(str(err))
+        return 1
+    transport = "pty" if args.pty else ("tcp" if "tcp" in cls.schemes else next(iter(cls.schemes), "tcp"))
+    kwargs: dict[str, Any] = {"faults": faults}
+    if args.port is not None:
+        kwargs["port"] = args.port
+    try:
+        sim = cls(transport, **kwargs)
+    except (ValueError, TypeError) as err:
+        _out(f"cannot simulate {args.kind} that way: {err}")
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        url = await sim.start()
+        _out(url)
+        print(f"{args.kind} simulator running; faults: {', '.join(args.fault) or 'none'}; "
+              "press Ctrl-C to stop", file=sys.stderr, flush=True)
+        await stop.wait()
+    finally:
+        await sim.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
+        _save_tickets(sim, args.png_dir)
+    print(f"{args.kind} simulator stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+def _save_tickets(sim: Any, png_dir: str | None) -> None:
+    tickets = getattr(sim, "tickets", None)
+    if not png_dir or not tickets:
+        return
+    from devices.ticket_printer.render import save_ticket_png
+
+    for i, ticket in enumerate(tickets, 1):
+        path = save_ticket_png(ticket, Path(png_dir) / f"ticket-{i:03d}.png")
+        print(f"printed ticket {i} → {path}", file=sys.stderr, flush=True)

@@ -155,13 +155,12 @@ class TicketPrinter(Device):
     async def _read_status(self) -> DeviceStatus:
         return await self._status_now()
 
+    async def open(self) -> DeviceStatus:
+        return _with_unknowns(await super().open())
+
     async def status(self) -> DeviceStatus:
         """The printer's condition now; a lost link or a dead printer is reported, never raised."""
-        status = await super().status()
-        if status.state is DeviceState.DISCONNECTED and "paper" not in status.details:
-            return DeviceStatus(status.state, status.reason, status.since,
-                                {"paper": PaperState.UNKNOWN.value, "cover": "unknown", "cutter": "unknown"})
-        return status
+        return _with_unknowns(await super().status())
 
     # ---- printing --------------------------------------------------------------------------------
     async def print_ticket(self, layout: TicketLayout) -> PrintResult:
@@ -202,3 +201,11 @@ class TicketPrinter(Device):
             return PrintResult(what, len(data), before, after, time.perf_counter() - started)
 
         return await self.run(job)
+
+
+def _with_unknowns(status: DeviceStatus) -> DeviceStatus:
+    """A printer we cannot reach still says paper "unknown" (never leaves it out, never says ok)."""
+    if "paper" in status.details:
+        return status
+    unknown = {"paper": PaperState.UNKNOWN.value, "cover": "unknown", "cutter": "unknown"}
+    return DeviceStatus(status.state, status.reason, status.since, {**unknown, **status.details})

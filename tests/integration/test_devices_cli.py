@@ -1,0 +1,139 @@
+"""The technician's tool as technicians run it: the real console script in subprocesses, against simulators."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = Path(sys.executable).parent / "servicehall"
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "kiosk.cli"]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def cli(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=ENV,
+                          check=False)
+
+
+@contextmanager
+def simulator(*args: str) -> Iterator[str]:
+    """``servicehall devices simulate …`` in the background; yields the URL it printed, stops it with SIGTERM."""
+    proc = subprocess.Popen([*COMMAND, "devices", "simulate", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=ENV)
+    first: list[str] = []
+    reader = threading.Thread(target=lambda: first.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout=20)
+    try:
+        assert first and "://" in first[0], f"simulator printed no URL: {proc.stderr.read() if proc.poll() else ''}"
+        yield first[0].strip()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _out, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+    assert proc.returncode == 0, err
+    assert "simulator stopped" in err
+
+
+@pytest.mark.parametrize("where", [("--port", "0"), ("--pty",)])
+def test_probe_a_standalone_simulator(where):
+    with simulator("ticket_printer", *where) as url:
+        assert url.startswith("escpos+tcp://127.0.0.1:" if where[0] == "--port" else "escpos+serial:///")
+        done = cli("devices", "probe", "--url", url, "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert (report["kind"], report["state"], report["paper"], report["url"]) == ("ticket_printer", "ready", "ok", url)
+    assert report["reason"] and report["name"]
+
+
+def test_paper_out_printer_exits_1_with_words():
+    with simulator("ticket_printer", "--port", "0", "--fault", "paper_out") as url:
+        done = cli("devices", "probe", "--url", url)
+        test = cli("devices", "print-test", "--url", url)
+    assert done.returncode == 1
+    assert "paper out; load a new roll" in done.stdout and "fault" in done.stdout
+    assert test.returncode == 1 and "NOT printed" in test.stdout and "paper out" in test.stdout
+
+
+def test_sim_url_probe_and_print_test():
+    done = cli("devices", "probe", "--url", "sim+escpos+serial://?fault=paper_near_end", "--json")
+    assert done.returncode == 1  # near end is degraded, not ready
+    assert json.loads(done.stdout)["paper"] == "near_end"
+    test = cli("devices", "print-test", "--url", "sim+escpos+tcp://", "--json")
+    assert test.returncode == 0, test.stdout
+    report = json.loads(test.stdout)
+    assert report["printed"] and report["bytes_sent"] > 0
+    assert report["before"]["state"] == report["after"]["state"] == "ready"
+
+
+def test_simulated_tickets_are_saved_as_png(tmp_path):
+    with simulator("ticket_printer", "--port", "0", "--png-dir", str(tmp_path)) as url:
+        assert cli("devices", "print-test", "--url", url).returncode == 0
+    [png] = tmp_path.glob("*.png")
+    assert png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_unknown_scheme_and_bad_syntax_are_explained():
+    done = cli("devices", "probe", "--url", "lpt://printer")
+    assert done.returncode == 1
+    assert "'lpt://printer'" in done.stdout and "unknown scheme" in done.stdout and "escpos+tcp" in done.stdout
+    bad = cli("devices", "probe", "--url", "escpos+tcp://printer:x", "--json")
+    assert bad.returncode == 1
+    assert "escpos+tcp://HOST[:PORT]" in json.loads(bad.stdout)["reason"]
+
+
+def test_a_dead_printer_is_reported_not_waited_for():
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    done = cli("devices", "probe", "--url", f"escpos+tcp://127.0.0.1:{port}", "--timeout", "3", "--json")
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    assert report["state"] == "disconnected" and "cannot connect" in report["reason"]
+    assert report["paper"] == "unknown"
+
+
+def test_probe_every_device_of_a_node(tmp_path):
+    sample = (ROOT / "config" / "samples" / "township_hall.toml").read_text(encoding="utf-8")
+    done = cli("devices", "probe", "--config", str(ROOT / "config/samples/township_hall.toml"),
+               "--node", "kiosk-1", "--json")
+    assert "kiosk-1" in sample
+    assert done.returncode == 0, done.stdout
+    kinds = {r["kind"]: r for r in json.loads(done.stdout)}
+    assert {"idcard", "ticket_printer"} <= set(kinds) and all(r["state"] == "ready" for r in kinds.values())
+    missing = cli("devices", "probe", "--config", str(ROOT / "config/samples/township_hall.toml"),
+                  "--node", "nope")
+    assert missing.returncode == 1 and "kiosk-1" in missing.stdout
+
+
+def test_read_card_is_masked_unless_asked():
+    masked = cli("devices", "read-card", "--url", "sim+sam+serial://", "--json")
+    clear = cli("devices", "read-card", "--url", "sim+sam+serial://", "--json", "--show-personal")
+    assert masked.returncode == 0 and clear.returncode == 0
+    shown, full = json.loads(masked.stdout), json.loads(clear.stdout)
+    assert shown["masked"] and not full["masked"]
+    assert "*" in shown["id_number"] and "*" in shown["name"]
+    assert len(full["id_number"]) == 18 and "*" not in full["id_number"]
+    assert full["id_number"] not in masked.stdout + masked.stderr
+    assert full["name"] not in masked.stdout + masked.stderr
+
+
+def test_read_card_failure_says_why():
+    done = cli("devices", "read-card", "--url", "sim+sam+serial://?fault=no_card", "--timeout", "1")
+    assert done.returncode == 1 and "no card" in done.stdout
