@@ -119,9 +119,11 @@ def _hall(r: Reader, data: dict[str, Any], source: str) -> Hall:
     services = _services(r, data, {d.code for d in departments}, hours)
     windows = _windows(r, data, services, {d.code for d in departments})
     numbers = {w.number for w in windows}
+    staff = _staff(r, data, numbers)  # read in file order, so the problems come out in file order
+    nodes = _nodes(r, data, numbers)
     return Hall(name=name, timezone=timezone, hours=hours, departments=departments, services=services,
-                windows=windows, nodes=_nodes(r, data, numbers), staff=_staff(r, data, numbers),
-                alerts=_alerts(r, data), policy=_policy(r, data), code=code, source=source)
+                windows=windows, nodes=nodes, staff=staff, alerts=_alerts(r, data), policy=_policy(r, data),
+                code=code, source=source)
 
 
 def _hours(r: Reader, data: dict[str, Any]) -> HallHours:
