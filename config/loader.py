@@ -354,6 +354,9 @@ def _devices(r: Reader, t: dict[str, Any], path: str) -> dict[str, str]:
             named = address.option("device")
             if named is not None and named != name:
                 r.problem(device_path, f"the URL says device={named}, but it is configured as {name!r}")
+            elif named is None and name != "callpad":
+                r.problem(device_path, f"add &device={name} to the URL (without it the bus driver takes the "
+                          f"device at address {address.option('address')} for a callpad)")
             line = (address.real_scheme, address.host, address.port, address.path, address.option("address"))
             if line in lines:
                 r.problem(device_path, f"bus address {address.option('address')} on this line is already used by "

@@ -288,6 +288,11 @@ BAD = [
      "nodes[2].devices.window_display", ["bus address 2", "'callpad'"]),
     ("bus device name mismatch", (WINDOW_2_CALLPAD, WINDOW_2_CALLPAD.replace("device=callpad", "device=rating_pad")),
      "nodes[2].devices.callpad", ["the URL says device=rating_pad", "'callpad'"]),
+    ("bus device kind not named", ("address=2&device=window_display\"\nrating_pad = \"sim+modbus+serial://?address=3"
+                                   "&device=rating_pad\"\n\n[[nodes]]\nname = \"window-2\"",
+                                   "address=2\"\nrating_pad = \"sim+modbus+serial://?address=3&device=rating_pad\"\n\n"
+                                   "[[nodes]]\nname = \"window-2\""),
+     "nodes[1].devices.window_display", ["add &device=window_display"]),
     ("node without token", ('token = "demo-display" # demo only', ""), "nodes[3].token_hash",
      ["needs token_hash (or token"]),
     ("short token hash", ('token = "demo-display" # demo only', 'token_hash = "abc123"'), "nodes[3].token_hash",
