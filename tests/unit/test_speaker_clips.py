@@ -125,3 +125,10 @@ async def test_incomplete_library_with_one_broken_clip_is_refused(tmp_path: Path
     write_raw(library.path(TOKENS["号窗口"]), tone(0.3), rate=16000)
     with pytest.raises(ClipLibraryError, match=r"hao_chuangkou\.wav is 16000 Hz"):
         await library.load()
+
+
+def test_speaker_url_with_the_wrong_voice_is_refused() -> None:
+    from devices.speaker.announcer import Speaker
+
+    with pytest.raises(ClipLibraryError, match="reads Chinese characters as English"):
+        Speaker("espeak://?voice=cmn")
