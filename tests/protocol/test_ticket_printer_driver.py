@@ -130,3 +130,15 @@ async def test_sim_url_runs_the_real_driver(scheme):
         result = await printer.print_test()
         assert result.after.details["paper"] == "near_end"
         assert "打印机自检" in printer.simulator.tickets[0].text
+
+
+async def test_injected_unplug_fault_drops_the_link_and_it_comes_back(rig):
+    sim, printer = rig
+    sim.inject(Fault.UNPLUG, times=1)
+    assert (await printer.status()).state is DeviceState.DISCONNECTED
+    await sim.replug()
+    for _ in range(100):
+        if (await printer.status()).state is DeviceState.READY:
+            break
+        await asyncio.sleep(0.05)
+    assert printer.last_status.state is DeviceState.READY
