@@ -106,6 +106,25 @@ class PrinterPort(Link):
         await self.unplug()
 
 
+_UEL = b"\x1b%-12345X"
+
+
+def unwrap_pjl(job: bytes) -> tuple[list[str], bytes]:
+    """Split a PJL-wrapped job (UEL, ``@PJL`` lines, data, UEL) into its PJL commands and the document."""
+    if not job.startswith(_UEL):
+        return [], job
+    commands: list[str] = []
+    document = bytearray()
+    for part in job.split(_UEL)[1:]:
+        body = part
+        while body.startswith(b"@PJL"):
+            line, _, body = body.partition(b"\n")
+            commands.append(line.decode("latin-1").strip())
+        if body.strip():
+            document += body
+    return commands, bytes(document)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -134,7 +153,9 @@ class CupsSimulator(Simulator):
         super().__init__(transport, faults=faults, port=port, realtime=realtime)
         self.link: PrinterPort = PrinterPort(self._receive, port=port)
         self.queue = queue
-        self.spool: list[bytes] = []
+        self.spool: list[bytes] = []  # the documents as the printer's PDF interpreter gets them
+        self.received: list[bytes] = []  # the raw bytes of each job, PJL and all
+        self.pjl: list[list[str]] = []  # each job's PJL commands
         self.root: Path | None = None
         self.cups_port = 0
         self._cupsd: asyncio.subprocess.Process | None = None
@@ -149,9 +170,12 @@ class CupsSimulator(Simulator):
         return str(self.root / "run" / "cups.sock")
 
     def on_bytes(self, data: bytes) -> None:
-        """One whole job from CUPS (the queue's filters turned it into PDF)."""
-        self.spool.append(data)
-        log.info("certificate printer simulator: job %d received, %d bytes", len(self.spool), len(data))
+        """One whole job from CUPS: the Generic PDF PPD wraps the PDF in PJL, as a PDF printer expects."""
+        self.received.append(data)
+        pjl, pdf = unwrap_pjl(data)
+        self.pjl.append(pjl)
+        self.spool.append(pdf)
+        log.info("certificate printer simulator: job %d received, %d bytes of PDF", len(self.spool), len(pdf))
 
     # ---- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> str:

@@ -153,3 +153,14 @@ def test_printer_status_rejecting_and_unavailable() -> None:
     gone = printer_status(attrs(printer_state=4, printer_is_accepting_jobs=True, printer_state_message=
                                 "The printer may not exist or is unavailable at this time."), "Q")
     assert gone.state is DeviceState.DISCONNECTED and "power and network cable" in gone.reason
+
+
+def test_simulated_printer_unwraps_pjl_like_a_pdf_printer() -> None:
+    from devices.certificate.simulator import unwrap_pjl
+
+    job = (b"\x1b%-12345X@PJL\n@PJL JOB NAME = \"c\"\n@PJL ENTER LANGUAGE = PDF\n%PDF-1.7\nbody\n%%EOF\n"
+           b"\x1b%-12345X@PJL\n@PJL EOJ \n\x1b%-12345X")
+    commands, pdf = unwrap_pjl(job)
+    assert pdf == b"%PDF-1.7\nbody\n%%EOF\n"
+    assert commands[:2] == ["@PJL", '@PJL JOB NAME = "c"'] and "@PJL EOJ" in commands
+    assert unwrap_pjl(b"%PDF-1.4 plain") == ([], b"%PDF-1.4 plain")
