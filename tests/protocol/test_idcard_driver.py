@@ -244,3 +244,14 @@ async def test_simulator_realtime_pacing_follows_the_baud_rate():
     sim = IdCardSimulator("tcp", realtime=True, baudrate=9600)
     assert sim.wire_time_s(1295, 115200) == pytest.approx(0.1124, abs=1e-3)
     assert sim.wire_time_s(1295, sim.baudrate) == pytest.approx(1.349, abs=1e-3)
+
+
+async def test_set_baudrate_switches_both_ends(scheme, caplog):
+    async with reader_for(scheme) as (reader, sim):
+        await reader.set_baudrate(38400)
+        assert (reader.baudrate, sim.baudrate) == (38400, 38400)
+        assert (await reader.read(timeout_s=1.0)).kind is CardKind.RESIDENT
+        if scheme == "sim+sam+tcp":
+            assert "set the serial server's rate to 38400 baud too" in caplog.text
+        with pytest.raises(DeviceError, match="not 12345"):
+            await reader.set_baudrate(12345)
