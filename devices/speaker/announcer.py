@@ -139,10 +139,12 @@ class QueuedSpeaker(Device):
             await self.status()  # one retry, rate-limited, in case the fault has gone
             if self._fault is not None:
                 raise DeviceStatusError(f"{self.describe()} cannot announce {call.ticket}: {self._fault}")
+        if self._closed or self._wake is None:  # closed while the fault was re-checked
+            raise DeviceDisconnected(f"{self.describe()} is closed; open it before announcing {call.ticket}")
         item = Announcement(Spoken(call, announcement_tokens(call, self.repeat), time.monotonic()))
         self._queue.append(item)
         self._wake.set()
-        if len(self._queue) > 20:
+        if len(self._queue) % 20 == 1 and len(self._queue) > 1:  # once per 20 more, not on every call
             log.warning("%s has %d announcements waiting; calls are being made faster than they can be said",
                         self.describe(), len(self._queue))
         return item
@@ -211,15 +213,20 @@ class QueuedSpeaker(Device):
                 item.spoken.ended_at = time.monotonic()
                 item.finish(DeviceDisconnected(f"{self.describe()} was closed while saying this call"))
                 raise
-            except DeviceError as err:
+            except Exception as err:  # the worker must outlive any one failure, or later calls would hang
                 item.spoken.ended_at = time.monotonic()
-                log.warning("%s could not say %s: %s", self.describe(), item.spoken.call.ticket, err)
-                self._report(DeviceStatus(DeviceState.FAULT, str(err)))
-                item.finish(err)
+                failure = err if isinstance(err, DeviceError) else None
+                if failure is None:
+                    log.exception("%s: unexpected failure while saying a call", self.describe())
+                    failure = DeviceError(f"{self.describe()} broke while saying {item.spoken.call.ticket}: {err!r}")
+                self._report(DeviceStatus(DeviceState.FAULT, str(failure)))
+                item.finish(failure)
             else:
                 item.spoken.ended_at = time.monotonic()
                 item.spoken.complete = True
                 item.finish()
+                if self._status.state is DeviceState.FAULT and self._fault is None:
+                    self._report(DeviceStatus(DeviceState.READY, "announcing again"))
             finally:
                 self._current = None
 

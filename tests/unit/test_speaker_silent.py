@@ -7,8 +7,9 @@ import itertools
 
 import pytest
 
-from devices.errors import DeviceDisconnected
+from devices.errors import DeviceDisconnected, DeviceError
 from devices.registry import open_device
+from devices.speaker.announcer import Announcement
 from devices.speaker.silent import SilentSpeaker
 from devices.speaker.tts import CHIME, PAUSE
 from devices.state import DeviceState
@@ -77,3 +78,23 @@ async def test_bad_calls_are_refused_before_queueing() -> None:
         with pytest.raises(ValueError, match="cannot announce ticket"):
             await speaker.announce("??", 1)
         assert speaker.pending == 0 and speaker.spoken == []
+
+
+class FlakySpeaker(SilentSpeaker):
+    """A speaker whose output breaks on one call, to show the queue survives a failure."""
+
+    async def _play(self, item: Announcement) -> None:
+        if item.spoken.call.ticket == "X001":
+            raise RuntimeError("sound card vanished")
+        await super()._play(item)
+
+
+async def test_a_failed_call_is_reported_and_the_next_one_still_goes_out() -> None:
+    async with FlakySpeaker("silent://?pace=0") as speaker:
+        bad = await speaker.announce("X001", 1)
+        good = await speaker.announce("A002", 2)
+        with pytest.raises(DeviceError, match=r"broke while saying X001.*sound card vanished"):
+            await bad.wait()
+        assert (await good.wait()).complete
+        assert speaker.last_status.state is DeviceState.READY  # back once a call went out again
+        assert [s.call.ticket for s in speaker.spoken] == ["A002"]  # X001 never made a sound
