@@ -23,7 +23,7 @@ BASE = 24  # Font A / hanzi cell height in dots
 
 def _line_image(line: PrintedLine) -> Image.Image:
     font = cjk_font(BASE * line.height)
-    text = line.text or " "
+    text = "".join(ch if ch.isprintable() else "?" for ch in line.text) or " "
     left, _top, right, _bottom = font.getbbox(text)
     ascent, descent = font.getmetrics()
     text_w = int((right - left) * line.width / line.height)

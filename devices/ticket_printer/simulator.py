@@ -150,7 +150,11 @@ class EscPosParser:
         if self.chinese and 0x81 <= c <= 0xFE:
             if avail < 2:
                 return 0
-            size = 4 if 0x30 <= b[pos + 1] <= 0x39 else 2
+            trail = b[pos + 1]
+            if not (0x30 <= trail <= 0x39 or (0x40 <= trail <= 0xFE and trail != 0x7F)):
+                self._line += b"?"  # a lead byte without a valid trail byte prints as a blank box
+                return 1
+            size = 4 if 0x30 <= trail <= 0x39 else 2
             if avail < size:
                 return 0
             self._line += b[pos:pos + size]

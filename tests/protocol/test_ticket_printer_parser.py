@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from devices.faults import Fault
 from devices.ticket_printer.render import render_ticket, save_ticket_png
 from devices.ticket_printer.simulator import EscPosParser, PrintedTicket, PrinterSimulator
 from devices.ticket_printer.ticket import TicketLayout, build_ticket
@@ -75,14 +76,19 @@ def test_render_marks_an_uncut_ticket():
     assert render_ticket(ticket).height > render_ticket(cut).height
 
 
+FUZZ_FAULTS = [Fault.PAPER_OUT, Fault.COVER_OPEN, Fault.CUTTER_ERROR, Fault.PAPER_NEAR_END, Fault.GARBLED,
+               Fault.SILENT, Fault.OFFLINE]
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=400), st.integers(1, 50))
-def test_fuzz_random_bytes_never_crash_the_parser(data, chunk):
-    sim = PrinterSimulator("tcp")
+@given(st.binary(max_size=400), st.integers(1, 50), st.lists(st.sampled_from(FUZZ_FAULTS), max_size=3))
+def test_fuzz_random_bytes_never_crash_the_simulator(data, chunk, faults):
+    """Random bytes in random chunks, with random standing faults, through the whole on_bytes path."""
+    sim = PrinterSimulator("tcp", faults=faults)  # not started: its answers go nowhere, as on a cut cable
     for i in range(0, len(data), chunk):
-        for event in sim.parser.feed(data[i:i + chunk]):
-            if event[0] != "status":  # answering needs a started link; the parse is what is fuzzed
-                sim._event(event)
+        sim.on_bytes(data[i:i + chunk])
+    assert sim.bytes_received == len(data)
+    assert sim.status_queries <= data.count(b"\x10\x04")
     for ticket in sim.tickets:
         assert isinstance(ticket.text, str)
 
@@ -98,3 +104,18 @@ def test_fuzz_garbage_then_a_ticket_still_parses_after_reset(garbage, cut_at):
     parser._skip = 0
     events = parser.feed(data)
     assert ("qr", URL) in events
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=8), st.integers(1, 64))
+def test_fuzz_corrupted_tickets_never_crash_the_simulator(flips, chunk):
+    """A real ticket with bytes overwritten (lengths, opcodes, GB18030 lead bytes) still only parses."""
+    data = bytearray(build_ticket(LAYOUT))
+    for where, value in flips:
+        data[where % len(data)] = value
+    sim = PrinterSimulator("tcp")
+    for i in range(0, len(data), chunk):
+        sim.on_bytes(bytes(data[i:i + chunk]))
+    assert sim.bytes_received == len(data)
+    for ticket in sim.tickets:
+        render_ticket(ticket)  # whatever came out can still be drawn
