@@ -53,6 +53,7 @@ _WRONG_VOICES = {"cmn", "zh", "zh-cmn", "sit/cmn", "mandarin"}
 _MIN_FRAMES = RATE * 30 // 1000  # a clip shorter than 30 ms is no word
 _MIN_PEAK = 300  # of 32767: below this the clip is silence
 _TRIM_LEVEL = 600
+_AMPLITUDE = 70  # espeak-ng -a (default 100, at which 二, R and Y reach full scale and clip)
 _README = """Voice clips for servicehall announcements (语音叫号).
 
 Each file is one token of a call ("请", "A", "零", "号窗口" …), synthesised by espeak-ng.
@@ -226,7 +227,8 @@ class ClipLibrary:
         made = False
         try:
             proc = await asyncio.create_subprocess_exec(
-                self.espeak, "-v", self.voice, "-s", str(self.speed), "-w", str(raw), token.say,
+                self.espeak, "-v", self.voice, "-s", str(self.speed), "-a", str(_AMPLITUDE), "-w", str(raw),
+                token.say,
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE)
             try:

@@ -50,6 +50,8 @@ async def test_espeak_builds_a_valid_library_keeps_recordings_and_plays_a_call(t
         with wave.open(str(path), "rb") as clip:
             assert (clip.getframerate(), clip.getnchannels(), clip.getsampwidth()) == (22050, 1, 2), path.name
             assert clip.getnframes() > RATE // 20, path.name
+            samples = array.array("h", clip.readframes(clip.getnframes()))
+        assert 3000 < max(map(abs, samples)) < 32000, f"{path.name} is too quiet or clips"
     rates = (await soxi("-r", *map(str, wavs))).split()
     assert set(rates) == {"22050"}
     durations = [float(d) for d in (await soxi("-D", *map(str, wavs))).split()]
