@@ -2,6 +2,8 @@
 
 Exit codes: 0 when every device asked about is ready (or the action succeeded), 1 otherwise, with the
 reason in words on the output; personal data from an ID card is shown masked unless asked for.
+``probe --url … --json`` prints one object (kind, state, reason, url, name and the device's details such as
+``paper``); ``probe --config … --node … --json`` prints a list of such objects, one per device of the node.
 """
 
 from __future__ import annotations
