@@ -309,3 +309,53 @@ async def test_conversation_read_cut_short_is_card_pulled():
         await reader.select_card()
         with pytest.raises(CardPulled, match="hold the card still"):
             await reader.read_card()
+
+
+class _NullWriter:
+    """Enough of a StreamWriter for ByteStream: accepts writes, never closes."""
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    async def drain(self) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def _drive(answer: bytes, command_name: str) -> object:
+    """Run the driver's own answer path (framing, SW3, read data, text block) on ``answer`` then EOF."""
+    from devices.idcard.driver import _record
+    from devices.transport.streams import ByteStream
+
+    async def go() -> object:
+        loop_reader = asyncio.StreamReader()
+        loop_reader.feed_data(answer)
+        loop_reader.feed_eof()
+        stream = ByteStream(loop_reader, _NullWriter(), "fuzz")  # type: ignore[arg-type]
+        reader = IdCardReader("sam+tcp://127.0.0.1:1?timeout=0.2")
+        reader._stream = stream
+        reader.retries = 0
+        response = await reader._transact(COMMANDS[command_name])
+        if command_name.startswith("read"):
+            return _record(response, command_name == "read_fp")
+        return response
+
+    return asyncio.run(go())
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(
+    st.binary(max_size=200),
+    st.builds(lambda sw3, data, cut: build_response(sw3, data)[:cut], st.integers(0, 255),
+              st.binary(max_size=1400), st.integers(0, 1500)),
+    st.builds(lambda pre, data: pre + build_response(0x90, H("01 00 04 00") + data), st.binary(max_size=20),
+              st.binary(min_size=1280, max_size=1280)),
+), st.sampled_from(["find", "select", "read", "read_fp", "sam_id"]))
+def test_fuzz_the_driver_answer_path_raises_only_device_errors(answer, command_name):
+    try:
+        result = _drive(answer, command_name)
+    except DeviceError:
+        return
+    assert isinstance(result, IdCardRecord | Response)
