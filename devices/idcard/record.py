@@ -161,7 +161,7 @@ class IdCardRecord:
         }
 
     def masked(self) -> dict[str, Any]:
-        """What a log, a screen or a ticket may show: masked name and number, birth year only, no address."""
+        """What a log, a screen or a ticket may show: masked name and number, birth year, 3 address characters."""
         return {
             **self._common(),
             "name": mask_name(self.name), "english_name": mask_name(self.english_name),
