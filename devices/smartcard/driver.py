@@ -122,12 +122,17 @@ class _Watcher:
             scard.SCardReleaseContext(self.context)
             self.context = None
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """Cancel the wait and let the thread end (bounded; joined without blocking the loop)."""
         self.stopping.set()
         context = self.context
         if context is not None:
             scard.SCardCancel(context)
-        self.thread.join(timeout=3.0)
+        for _ in range(300):
+            if not self.thread.is_alive():
+                return
+            await asyncio.sleep(0.01)
+        log.warning("card monitor thread %s did not stop within 3 s", self.thread.name)
 
 
 class SmartCardReader(Device):
@@ -160,7 +165,7 @@ class SmartCardReader(Device):
 
     async def _shutdown_worker(self) -> None:
         for watcher in list(self._watchers):
-            watcher.stop()
+            await watcher.stop()
         self._watchers.clear()
         executor, self._executor = self._executor, None
         if executor is not None:
@@ -338,7 +343,7 @@ class SmartCardReader(Device):
             yield queue
         finally:
             self._watchers.discard(watcher)
-            watcher.stop()
+            await watcher.stop()
 
     async def events(self) -> AsyncIterator[CardEvent]:
         """``async for event in reader.events()``: inserted/removed until the loop is left or closed."""

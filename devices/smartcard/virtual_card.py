@@ -175,7 +175,8 @@ class CardApplet:
         if apdu.p1 == 0x04:
             if apdu.data != SSSE_NAME:
                 return _SW["not_found"]
-            self.df_selected, self.current_ef = True, None
+            # entering the DF again resets its security state, as cards do on a DF change
+            self.df_selected, self.current_ef, self.authenticated = True, None, False
             self.pending = bytes((0x6F, len(SSSE_NAME) + 2 + 12, 0x84, len(SSSE_NAME))) + SSSE_NAME + bytes(
                 (0xA5, 10, 0x9F, 0x08, 1, 0x02, 0xBF, 0x0C, 3, 0xDF, 0x01, 0x01))
             return bytes((0x61, len(self.pending)))
@@ -262,6 +263,8 @@ class VirtualCardSimulator(Simulator):
         self._sock: socket.socket | None = None
         self._serve_task: asyncio.Task[None] | None = None
         self._powered = asyncio.Event()
+        self._unplugged = False
+        self._removing = False
         self.apdus = 0
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -275,7 +278,7 @@ class VirtualCardSimulator(Simulator):
         self._started = True
         _RUNNING.add(self)
         if self.has(Fault.UNPLUG):
-            await self.daemon.stop()
+            await self.unplug()
         elif not self.has(Fault.NO_CARD):
             await self.insert()
         log.info("smartcard simulator on %s (vpcd port %s)", self.url, self.daemon.port + self.slot)
@@ -289,6 +292,8 @@ class VirtualCardSimulator(Simulator):
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._unplugged and self.daemon is not None:
+            await self.daemon.start()  # the daemon is shared: give it back as we found it
         self.daemon = None
         await pcscd.release()
         _RUNNING.discard(self)
@@ -315,8 +320,20 @@ class VirtualCardSimulator(Simulator):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._powered.wait(), wait_s)
 
-    async def remove(self) -> None:
-        """Take the card away (close the connection), as a citizen pulling it out."""
+    async def remove(self, wait_s: float = 1.5) -> None:
+        """Take the card away and wait (bounded) until vpcd has noticed, as a citizen pulling it out.
+
+        vpcd only learns of a closed socket at its next presence poll, and a new card connecting before
+        that poll would be taken for the old one (no removal seen by pcscd). So the card answers the next
+        ATR poll with an empty ATR, which makes pcscd see the slot empty, and then closes the connection.
+        """
+        task = self._serve_task
+        # a SILENT card leaves vpcd waiting inside a transmit, so no poll will come: just go
+        if task is not None and self.daemon is not None and self.daemon.running and not self.has(Fault.SILENT):
+            self._removing = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), wait_s)
+        self._removing = False
         task, self._serve_task = self._serve_task, None
         sock, self._sock = self._sock, None
         if sock is not None:
@@ -329,11 +346,13 @@ class VirtualCardSimulator(Simulator):
         """The PC/SC service goes away (our reader cannot leave pcscd's list without pcscd going)."""
         await self.remove()
         if self.daemon is not None:
+            self._unplugged = True
             await self.daemon.stop()
 
     async def replug(self) -> None:
         if self.daemon is not None:
             await self.daemon.start()
+            self._unplugged = False
             if not self.has(Fault.NO_CARD):
                 await self.insert()
 
@@ -364,6 +383,8 @@ class VirtualCardSimulator(Simulator):
                     break
                 if reply is not None:
                     await loop.sock_sendall(sock, len(reply).to_bytes(2, "big") + reply)
+                if self._removing and payload == b"\x04":
+                    break  # vpcd has just been told "no card"; now the card is really gone
         except OSError:
             pass
         finally:
@@ -377,7 +398,7 @@ class VirtualCardSimulator(Simulator):
         if len(payload) == 1:
             code = payload[0]
             if code == 4:
-                return ATR
+                return b"" if self._removing else ATR
             if code == 1:
                 self._powered.set()
             if code in (0, 1, 2):
