@@ -95,10 +95,12 @@ def _free_port_pair() -> int:
 class PcscDaemon:
     """One private ``pcscd -f`` serving the vpcd reader ``Virtual PCD 00 0n`` on ``port + n``."""
 
-    def __init__(self, slots: int = 2) -> None:
-        self.slots = slots
+    def __init__(self, allow_isolation: bool = True) -> None:
+        self.allow_isolation = allow_isolation
         self.port = 0
         self.isolated = False
+        self._pcscd = ""
+        self._conf = ""
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir: str | None = None
 
@@ -116,8 +118,9 @@ class PcscDaemon:
         return SYSTEM_SOCKET
 
     def _spawn(self) -> None:
-        pcscd = shutil.which("pcscd") or ("/usr/sbin/pcscd" if os.path.exists("/usr/sbin/pcscd") else None)
-        if pcscd is None or not os.path.exists(VPCD_DRIVER):
+        """Launch pcscd (isolated when ``unshare`` exists); never waits, ``_ready`` judges the outcome."""
+        self._pcscd = shutil.which("pcscd") or ("/usr/sbin/pcscd" if os.path.exists("/usr/sbin/pcscd") else "")
+        if not self._pcscd or not os.path.exists(VPCD_DRIVER):
             raise PcscdError("pcscd or the vpcd reader driver is missing; install: apt-get install pcscd "
                              "vsmartcard-vpcd (see .ci/setup)")
         if self._dir is None:
@@ -125,47 +128,43 @@ class PcscDaemon:
             os.mkdir(os.path.join(self._dir, "reader.conf.d"))
         if not self.port:
             self.port = _free_port_pair()
-        conf = os.path.join(self._dir, "reader.conf.d")
-        with open(os.path.join(conf, "vpcd"), "w", encoding="ascii") as out:
+        self._conf = os.path.join(self._dir, "reader.conf.d")
+        with open(os.path.join(self._conf, "vpcd"), "w", encoding="ascii") as out:
             out.write(f'FRIENDLYNAME "{READER_NAME}"\nDEVICENAME /dev/null:0x{self.port:04X}\n'
                       f"LIBPATH {VPCD_DRIVER}\nCHANNELID 0x{self.port:04X}\n")
-        logfile = open(os.path.join(self._dir, "pcscd.log"), "ab")  # noqa: SIM115 - handed to the child
+        unshare = shutil.which("unshare") if self.allow_isolation else None
+        if unshare is None:
+            self._spawn_on_host()
+            return
         # a tmpfs over /run hides the host's pcscd socket, pid file and udev data from our daemon
-        inner = f'mount -t tmpfs tmpfs /run && mkdir /run/pcscd && exec "{pcscd}" -f -c "{conf}"'
-        unshare = shutil.which("unshare")
+        inner = f'mount -t tmpfs tmpfs /run && mkdir /run/pcscd && exec "{self._pcscd}" -f -c "{self._conf}"'
         prefix = ["--mount", "--propagation", "private"] if os.geteuid() == 0 else [
             "--user", "--map-root-user", "--mount", "--propagation", "private"]
-        try:
-            if unshare is not None and self._try_isolated([unshare, *prefix, "sh", "-c", inner], logfile):
-                return
-            if os.path.exists(SYSTEM_SOCKET):
-                raise PcscdError(f"another pcscd owns {SYSTEM_SOCKET} and this machine does not allow "
-                                 "'unshare --mount'; stop that pcscd or run as root")
-            self.isolated = False
-            self._proc = subprocess.Popen([pcscd, "-f", "-c", conf], stdout=logfile, stderr=logfile,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
-        finally:
-            logfile.close()
-
-    def _try_isolated(self, argv: list[str], logfile: object) -> bool:
-        proc = subprocess.Popen(argv, stdout=logfile, stderr=logfile,  # type: ignore[arg-type]
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-        # unshare fails at once when not permitted; give it a moment to exec pcscd
-        for _ in range(20):
-            if proc.poll() is not None:
-                log.info("unshare is not permitted here (exit %s); running pcscd on the host", proc.returncode)
-                return False
-            if os.path.exists(f"/proc/{proc.pid}/root/run/pcscd/pcscd.comm"):
-                break
-            time.sleep(0.01)
-        self._proc = proc
+        self._launch([unshare, *prefix, "sh", "-c", inner])
         self.isolated = True
-        return True
+
+    def _spawn_on_host(self) -> None:
+        if os.path.exists(SYSTEM_SOCKET):
+            raise PcscdError(f"another pcscd owns {SYSTEM_SOCKET} and this machine does not allow "
+                             "'unshare --mount'; stop that pcscd or run as root")
+        self._launch([self._pcscd, "-f", "-c", self._conf])
+        self.isolated = False
+
+    def _launch(self, argv: list[str]) -> None:
+        assert self._dir is not None
+        with open(os.path.join(self._dir, "pcscd.log"), "ab") as logfile:
+            self._proc = subprocess.Popen(argv, stdout=logfile, stderr=logfile, stdin=subprocess.DEVNULL,
+                                          start_new_session=True)
 
     def _ready(self) -> bool:
-        if self._proc is None or self._proc.poll() is not None:
-            raise PcscdError(f"pcscd exited at start (code {self._proc and self._proc.returncode}); "
-                             f"see {self._dir}/pcscd.log")
+        """Up yet? Falls back to a host pcscd once when unshare is refused (it exits at once then)."""
+        assert self._proc is not None
+        if self._proc.poll() is not None:
+            if self.isolated and not os.path.exists(self._socket_path()):
+                log.info("unshare is not permitted here (exit %s); running pcscd on the host", self._proc.returncode)
+                self._spawn_on_host()
+                return False
+            raise PcscdError(f"pcscd exited at start (code {self._proc.returncode}); see {self._dir}/pcscd.log")
         if not os.path.exists(self._socket_path()):
             return False
         with socket.socket() as probe:
