@@ -5,6 +5,9 @@ a control code (0 power off, 1 power on, 2 reset, 4 get ATR, only the last answe
 C-APDU answered with data + SW1 SW2. The card is a TCP *client* of vpcd (insertion = connect, removal =
 close), so unlike the base Simulator it owns no listener: ``start``/``stop``/``url``/``unplug`` are
 overridden and a private pcscd (``devices.smartcard.pcscd``) is acquired to plug the card into.
+Decision for ``sim+pcsc://`` in a node config: the simulator starts a private pcscd, or reuses the one this
+process already runs (reference-counted), and never uses the system's pcscd, whose vpcd ports and socket
+may belong to someone else.
 
 Card behaviour is T=0-like: SELECT answers 61xx (GET RESPONSE fetches the FCI, in chunks when
 ``chunk`` is small), READ RECORD with a wrong Le answers 6Cxx. Cards in a deck are generated test
@@ -336,11 +339,11 @@ class VirtualCardSimulator(Simulator):
         self._removing = False
         task, self._serve_task = self._serve_task, None
         sock, self._sock = self._sock, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()  # first, so the loop unregisters the socket before it is closed
+            await asyncio.gather(task, return_exceptions=True)
         if sock is not None:
             sock.close()
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
     async def unplug(self) -> None:
         """The PC/SC service goes away (our reader cannot leave pcscd's list without pcscd going)."""
