@@ -87,11 +87,15 @@ class HallService:
         if self.broken:
             raise StoreFailed(self.broken)
         try:
-            *result, events = command()
+            outcome = command()
         except QueueError as err:
             if err.events:
                 self._persist_later(err.events)
             raise
+        if isinstance(outcome, list):  # window commands return only their events
+            await self._persist(outcome)
+            return None
+        *result, events = outcome
         await self._persist(events)
         return result[0] if len(result) == 1 else tuple(result)
 

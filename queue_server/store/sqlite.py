@@ -146,7 +146,7 @@ class SqliteStore(EventStore):
                         (idem.node, idem.key, idem.fingerprint, idem.status, idem.body, idem.at),
                     )
             conn.execute("COMMIT")
-        except (sqlite3.Error, OSError) as err:
+        except Exception as err:  # any failure here means "not durable": never let the writer die silently
             log.critical("event log write failed, %d requests refused: %s", len(batch), err)
             error = err
             if conn.in_transaction:

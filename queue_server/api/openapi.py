@@ -1,0 +1,120 @@
+"""The OpenAPI 3 document of the v1 contract, built from one table so a test can hold it to the router."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_TICKET = {"$ref": "#/components/schemas/Ticket"}
+_WINDOW = {"$ref": "#/components/schemas/WindowState"}
+
+
+def _body(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": props}
+    if required:
+        schema["required"] = required
+    return {"required": bool(required), "content": {"application/json": {"schema": schema}}}
+
+
+def _resp(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    if schema is None:
+        return {"description": description}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {str(code): _resp(text, _ERROR) for code, text in (
+    (400, "malformed request"), (401, "no or unknown bearer token"), (403, "role or window not allowed"),
+    (404, "unknown ticket, window, service or empty queue"), (409, "refused by the queue rules"),
+    (413, "body too large"), (422, "invalid value"), (503, "event log unavailable"))}
+
+_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
+                "description": "a retry with the same key gets the first answer again, never a second ticket"}
+_TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_WINDOW_NO = {"name": "window", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
+    ("get", "/api/v1/health", {"summary": "liveness and the last durable event id", "security": [],
+                               "responses": {"200": _resp("ok"), "503": _resp("event log failed", _ERROR)}}),
+    ("get", "/api/v1/openapi.json", {"summary": "this document", "security": [],
+                                     "responses": {"200": _resp("the OpenAPI document")}}),
+    ("post", "/api/v1/tickets", {
+        "summary": "issue a ticket (kiosk, manager)", "parameters": [_IDEMPOTENCY],
+        "requestBody": _body({"service": {"type": "string"},
+                              "priority": {"type": "string", "enum": ["normal", "green", "appointment"]},
+                              "holder_key": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                              "holder_masked": {"type": "string"}, "appointment_id": {"type": "string"}},
+                             ["service"]),
+        "responses": {"201": _resp("issued", _TICKET), "200": _resp("the holder's open ticket, for reprint", _TICKET),
+                      **_ERRORS}}),
+    ("get", "/api/v1/tickets", {"summary": "today's tickets, filtered by state and service",
+                                "parameters": [{"name": "state", "in": "query", "schema": {"type": "string"}},
+                                               {"name": "service", "in": "query", "schema": {"type": "string"}}],
+                                "responses": {"200": _resp("tickets"), **_ERRORS}}),
+    ("get", "/api/v1/tickets/{ticket_id}", {
+        "summary": "public ticket status (JSON, or a mobile page for Accept: text/html)", "security": [],
+        "parameters": [_TICKET_ID], "responses": {"200": _resp("status", _TICKET), "404": _ERRORS["404"]}}),
+    ("post", "/api/v1/tickets/{ticket_id}/{action}", {
+        "summary": "call, recall, skip, requeue, start, finish, transfer, cancel, printed, print_failed",
+        "parameters": [_TICKET_ID, {"name": "action", "in": "path", "required": True, "schema": {
+            "type": "string", "enum": ["call", "recall", "skip", "requeue", "start", "finish", "transfer",
+                                       "cancel", "printed", "print_failed"]}}, _IDEMPOTENCY],
+        "requestBody": _body({"window": {"type": "integer"}, "to_service": {"type": "string"},
+                              "to_window": {"type": "integer"}, "reason": {"type": "string"}}),
+        "responses": {"200": _resp("the ticket after the action", _TICKET), **_ERRORS}}),
+    ("post", "/api/v1/windows/{window}/call-next", {
+        "summary": "call the next ticket to this window", "parameters": [_WINDOW_NO, _IDEMPOTENCY],
+        "responses": {"200": _resp("the called ticket", _TICKET), **_ERRORS}}),
+    ("post", "/api/v1/windows/{window}/{verb}", {
+        "summary": "pause (with a reason), resume or sign out a window",
+        "parameters": [_WINDOW_NO, {"name": "verb", "in": "path", "required": True,
+                                    "schema": {"type": "string", "enum": ["pause", "resume", "sign-out"]}}],
+        "requestBody": _body({"reason": {"type": "string"}}),
+        "responses": {"200": _resp("window state", _WINDOW), **_ERRORS}}),
+    ("post", "/api/v1/windows/{window}/sign-in", {
+        "summary": "staff sign-in with a PIN (rate-limited)", "parameters": [_WINDOW_NO],
+        "requestBody": _body({"staff": {"type": "string"}, "pin": {"type": "string"}}, ["staff", "pin"]),
+        "responses": {"200": _resp("window state", _WINDOW), "429": _resp("too many wrong PINs", _ERROR),
+                      **_ERRORS}}),
+    ("get", "/api/v1/windows", {"summary": "every window's state", "responses": {"200": _resp("windows")}}),
+    ("get", "/api/v1/queues", {"summary": "waiting counts and estimated waits per service",
+                               "responses": {"200": _resp("queues"), **_ERRORS}}),
+    ("get", "/api/v1/events", {
+        "summary": "WebSocket: events after ?after=ID in order, then live (token also as ?token=)",
+        "parameters": [{"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                       {"name": "token", "in": "query", "schema": {"type": "string"}}],
+        "responses": {"101": _resp("switching to WebSocket"), **_ERRORS}}),
+]
+
+
+def openapi_document(hall_name: str) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, operation in OPERATIONS:
+        paths.setdefault(path, {})[method] = operation
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "servicehall queue server", "version": "1.0.0",
+                 "description": f"Public v1 contract of the queue server of {hall_name}."},
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                    "type": "object", "required": ["code", "message_zh", "message_en"],
+                    "properties": {"code": {"type": "string"}, "message_zh": {"type": "string"},
+                                   "message_en": {"type": "string"}, "details": {"type": "object"}}}}},
+                "Ticket": {"type": "object", "required": ["id", "number", "service", "state", "ahead",
+                                                          "estimated_wait_s", "issued_at"],
+                           "properties": {"id": {"type": "string"}, "number": {"type": "string"},
+                                          "service": {"type": "string"}, "state": {"type": "string", "enum": [
+                                              "waiting", "called", "serving", "finished", "skipped",
+                                              "cancelled"]},
+                                          "ahead": {"type": "integer"}, "estimated_wait_s": {"type": "integer"},
+                                          "issued_at": {"type": "number"}, "window": {"type": "integer",
+                                                                                      "nullable": True}}},
+                "WindowState": {"type": "object", "properties": {
+                    "number": {"type": "integer"}, "staff": {"type": "string"}, "paused": {"type": "boolean"},
+                    "pause_reason": {"type": "string"}, "current": {"type": "string", "nullable": True}}},
+            },
+        },
+    }

@@ -1,0 +1,60 @@
+"""``create_app``: the queue server for one hall, owning nothing global.
+
+The store is opened and the log replayed in a cleanup context, so a test or a second instance builds
+its own app from a config and a data directory, and shutdown closes WebSockets with a reason before
+the log is closed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from config.model import Hall
+from queue_server.api.auth import Authenticator, PinLimiter
+from queue_server.api.errors import error_middleware
+from queue_server.api.openapi import openapi_document
+from queue_server.api.routes import routes
+from queue_server.keys import AUTH, HALL, PIN_LIMITER, SERVICE
+from queue_server.service import HallService
+from queue_server.store.base import EventStore
+from queue_server.store.sqlite import SqliteStore
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(hall: Hall, *, data_dir: str | Path | None = None, store: EventStore | None = None,
+               clock: Callable[[], float] = time.time) -> web.Application:
+    """Build the application; give either a data directory (SQLite) or a ready store."""
+    if store is None:
+        if data_dir is None:
+            raise ValueError("create_app needs data_dir or store")
+        store = SqliteStore(Path(data_dir) / "events.sqlite3")
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    service = HallService(hall, store, clock=clock)
+    app[HALL] = hall
+    app[SERVICE] = service
+    app[AUTH] = Authenticator(hall)
+    app[PIN_LIMITER] = PinLimiter()
+    document = openapi_document(hall.name)
+
+    async def openapi(request: web.Request) -> web.Response:
+        return web.json_response(document)
+
+    app.router.add_get("/api/v1/openapi.json", openapi)
+    app.add_routes(routes)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await service.start()
+        yield
+        await service.store.close()
+
+    async def on_shutdown(app: web.Application) -> None:
+        await service.hub.close_all("server shutting down")
+
+    app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(on_shutdown)
+    return app
