@@ -67,7 +67,9 @@ def parse_time(text: str) -> dt.time | None:
 def parse_range(text: str) -> TimeRange | str:
     """``"HH:MM-HH:MM"`` to a TimeRange, or the reason it is not one."""
     start_text, sep, end_text = text.partition("-")
-    start, end = parse_time(start_text.strip()), parse_time(end_text.strip())
+    start = parse_time(start_text.strip())
+    # "24:00" ends a span at midnight (an all-day service, e.g. a 24-hour self-service area)
+    end = dt.time.max if end_text.strip() == "24:00" else parse_time(end_text.strip())
     if not sep or start is None or end is None:
         return f"bad time range {text!r}: write it as \"HH:MM-HH:MM\" in 24-hour time, e.g. \"09:00-12:00\""
     if start >= end:
