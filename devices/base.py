@@ -178,8 +178,8 @@ class Device:
     async def run(self, operation: Callable[[], Awaitable[Any]]) -> Any:
         """Run one exchange with the device: serialised, reconnecting, and turning a lost link into a report.
 
-        A timeout is reported as a fault but keeps the link (a slow device may recover); a lost link
-        is dropped so that the next call reconnects.
+        A timeout is reported as a fault (the error's own words carry the remedy) but keeps the link,
+        since a slow device may recover; a lost link is dropped so that the next call reconnects.
         """
         async with self._lock:
             await self._ensure_connected()
@@ -189,7 +189,7 @@ class Device:
                 await self._lost(err)
                 raise
             except DeviceTimeout as err:
-                self._report(DeviceStatus(DeviceState.FAULT, f"{err}; check power and cable"))
+                self._report(DeviceStatus(DeviceState.FAULT, str(err)))
                 raise
 
     async def status(self) -> DeviceStatus:

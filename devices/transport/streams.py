@@ -48,7 +48,8 @@ class ByteStream:
         try:
             return await asyncio.wait_for(self._reader.readexactly(n), timeout_s)
         except TimeoutError as err:
-            raise DeviceTimeout(f"{self.description} gave no complete answer in {timeout_s:g} s") from err
+            raise DeviceTimeout(f"{self.description} gave no complete answer in {timeout_s:g} s; "
+                                "check power, cable and baud rate") from err
         except asyncio.IncompleteReadError as err:
             raise DeviceDisconnected(
                 f"{self.description} closed after {len(err.partial)} of {n} bytes") from err
@@ -60,7 +61,8 @@ class ByteStream:
         try:
             data = await asyncio.wait_for(self._reader.read(limit), timeout_s)
         except TimeoutError as err:
-            raise DeviceTimeout(f"{self.description} gave no answer in {timeout_s:g} s") from err
+            raise DeviceTimeout(f"{self.description} gave no answer in {timeout_s:g} s; "
+                                "check power, cable and baud rate") from err
         except OSError as err:
             raise DeviceDisconnected(f"{self.description} was lost while reading: {err}") from err
         if not data:
