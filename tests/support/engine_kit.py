@@ -1,0 +1,105 @@
+"""Helpers for queue-engine tests: a deterministic engine, a stepping clock and a state snapshot for replay checks."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterable
+from typing import Any
+
+from config.model import Hall, QueuePolicy
+from queue_server.engine.engine import QueueEngine
+from queue_server.engine.events import Event
+from tests.support.halls import MONDAY, at, small_hall
+
+
+def counting_ids() -> Any:
+    """An id factory giving t0001, t0002 … so failures name tickets readably and runs repeat exactly."""
+    counter = itertools.count(1)
+    return lambda: f"t{next(counter):04d}"
+
+
+def new_engine(hall: Hall | None = None, **policy: Any) -> QueueEngine:
+    """An engine on ``hall`` (default: the small hall), with readable ticket ids; ``policy`` overrides QueuePolicy."""
+    if hall is None:
+        hall = small_hall(policy=QueuePolicy(**policy) if policy else None)
+    elif policy:
+        hall = dataclasses.replace(hall, policy=dataclasses.replace(hall.policy, **policy))
+    return QueueEngine(hall, id_factory=counting_ids())
+
+
+class Clock:
+    """A hand-driven clock: ``clock()`` advances one second and returns the instant, so events keep their order."""
+
+    def __init__(self, day: str = MONDAY, clock: str = "09:00") -> None:
+        self.now = at(day, clock)
+
+    def __call__(self, step_s: float = 1.0) -> float:
+        self.now += step_s
+        return self.now
+
+    def set(self, day: str, clock: str) -> float:
+        self.now = at(day, clock)
+        return self.now
+
+
+def snapshot(engine: QueueEngine) -> dict[str, Any]:
+    """Everything a restart must rebuild: tickets, windows with credits, waiting-line order and counters."""
+    return {
+        "day": engine.day,
+        "last_event_id": engine.last_event_id,
+        "tickets": {tid: dataclasses.asdict(t) for tid, t in engine.tickets.items()},
+        "staff_views": {tid: t.staff_view() for tid, t in engine.tickets.items()},
+        "windows": {n: {**w.as_dict(), "credits": dict(w.credits), "last_call_at": w.last_call_at,
+                        "paused_at": w.paused_at} for n, w in engine.windows.items()},
+        "lines": {key: line.ids() for key, line in engine.lines.items()},
+        "window_lines": {key: line.ids() for key, line in engine.window_lines.items()},
+        "heads": {key: line.head() for key, line in engine.lines.items()},
+        "numbers": dict(engine._numbers),
+        "issued": dict(engine._issued),
+        "slot_issued": dict(engine._slot_issued),
+        "holders": dict(engine._holders),
+    }
+
+
+def replayed(hall: Hall, events: Iterable[Event]) -> QueueEngine:
+    """A fresh engine that has applied ``events`` in order, as a restart does."""
+    engine = QueueEngine(hall)
+    for event in events:
+        engine.apply(event)
+    return engine
+
+
+class Recorder:
+    """Runs engine commands and keeps every emitted event, refusals' events included, as the service would log them."""
+
+    def __init__(self, engine: QueueEngine) -> None:
+        self.engine = engine
+        self.log: list[Event] = []
+
+    def do(self, command: str, *args: Any, **kwargs: Any) -> Any:
+        """Run ``engine.<command>``; returns its result without the events list (or raises its QueueError)."""
+        from queue_server.engine.errors import QueueError
+
+        try:
+            result = getattr(self.engine, command)(*args, **kwargs)
+        except QueueError as err:
+            self.log.extend(err.events)
+            raise
+        if isinstance(result, list):
+            self.log.extend(result)
+            return None
+        *values, events = result
+        self.log.extend(events)
+        return values[0] if len(values) == 1 else tuple(values)
+
+
+def with_service(hall: Hall, code: str, **changes: Any) -> Hall:
+    """``hall`` with one service's fields changed (quotas, hours, flags) for a focused rule test."""
+    services = tuple(dataclasses.replace(s, **changes) if s.code == code else s for s in hall.services)
+    return dataclasses.replace(hall, services=services)
+
+
+def has_cjk(text: str) -> bool:
+    """Whether a refusal's Chinese words really are Chinese (a kiosk shows them first)."""
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
