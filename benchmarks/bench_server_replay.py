@@ -1,0 +1,183 @@
+"""How long a restart takes to rebuild a busy day from the event log (target: 20,000 tickets in < 1 s).
+
+The day is generated in process through the real engine and ``SqliteStore`` (exactly what the server
+writes) on the all-day test hall: 20,000 tickets issued between 08:30 and 17:30 with their print
+confirmations; the 24 windows call, start and finish them; about 4 % are skipped (a quarter of those
+re-queued), 3 % transferred to another service, 2 % recalled once. Figures, medians of several runs:
+- ``HallService.start()`` in process (open the log, replay every event, load idempotency records),
+  split into reading pages (SQL + json.loads + Event) and applying them;
+- the same rows read with plain sqlite3 + json.loads [baseline];
+- the real server as a subprocess: process start to the first 200 from /api/v1/health, on this day
+  and on an empty data directory [baseline: interpreter, imports, aiohttp start-up].
+Run: .venv/bin/python benchmarks/bench_server_replay.py [--tickets N] [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import random
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from bench_server_support import ALLDAY, at, child, free_port, machine, median, server_argv
+
+from config.loader import load_hall
+from config.model import Hall
+from queue_server.engine.engine import QueueEngine
+from queue_server.engine.errors import QueueError
+from queue_server.engine.events import Event
+from queue_server.engine.state import TicketState
+from queue_server.service import HallService
+from queue_server.store.sqlite import SqliteStore
+
+
+def simulate_day(engine: QueueEngine, tickets: int, seed: int = 11) -> list[Event]:
+    """Drive the engine through a busy day; returns every event in log order."""
+    rng = random.Random(seed)
+    hall = engine.hall
+    out: list[Event] = []
+    now = at("08:30")
+    for window in hall.windows:
+        out += engine.sign_in(window.number, f"s{window.number:03d}", now, node=f"window-{window.number}")
+    step = 9 * 3600 / tickets
+    codes = [s.code for s in hall.services]
+    windows = [w.number for w in hall.windows]
+    for n in range(tickets):
+        now += step
+        ticket, _, events = engine.issue(rng.choice(codes), now, priority="green" if rng.random() < 0.04 else "normal",
+                                         node=f"kiosk-{n % 10 + 1}")
+        out += events
+        out += engine.act("printed", ticket.id, now + 0.3, node=f"kiosk-{n % 10 + 1}")[1]
+        for _ in range(4):  # a few window actions per issued ticket keep the lines short, as in a real day
+            out += window_step(engine, rng.choice(windows), now + 0.5, rng, codes)
+    return out
+
+
+def window_step(engine: QueueEngine, window: int, now: float, rng: random.Random, codes: list[str]) -> list[Event]:
+    node = f"window-{window}"
+    current = engine.windows[window].current
+    try:
+        if current is None or engine.tickets[current].state is TicketState.SERVING:
+            if current is not None and rng.random() < 0.03:
+                to = rng.choice([c for c in codes if c != engine.tickets[current].service])
+                return engine.act("transfer", current, now, window=window, node=node, to_service=to)[1]
+            return engine.call_next(window, now, node=node)[1]
+        ticket = engine.tickets[current]
+        roll = rng.random()
+        if roll < 0.04:
+            events = engine.act("skip", current, now, window=window, node=node)[1]
+            if ticket.requeues == 0 and rng.random() < 0.25:
+                events += engine.act("requeue", current, now, node="kiosk-1")[1]
+            return events
+        if roll < 0.06 and ticket.recalls == 0:
+            return engine.act("recall", current, now, window=window, node=node)[1]
+        return engine.act("start", current, now, window=window, node=node)[1]
+    except QueueError as err:
+        if err.code != "queue_empty":
+            raise
+        return err.events
+
+
+async def write_day(path: Path, events: list[Event], chunk: int = 64) -> None:
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        pending = [store.submit(events[i:i + chunk]) for i in range(0, len(events), chunk)]
+        await asyncio.gather(*pending)
+    finally:
+        await store.close()
+
+
+async def time_start(hall: Hall, path: Path) -> tuple[float, float, int]:
+    """Wall time of HallService.start() and, separately, of reading the same pages without applying."""
+    service = HallService(hall, SqliteStore(path))
+    t0 = time.perf_counter()
+    await service.start()
+    start_s = time.perf_counter() - t0
+    count = service.last_durable_id
+    await service.stop()
+    store = SqliteStore(path)
+    await store.open()
+    t0 = time.perf_counter()
+    after = 0
+    while page := await store.read_after(after, 5000):
+        after = page[-1].id
+    read_s = time.perf_counter() - t0
+    await store.close()
+    return start_s, read_s, count
+
+
+def plain_read(path: Path) -> float:
+    t0 = time.perf_counter()
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT id, type, v, at, node, staff, data FROM events ORDER BY id").fetchall()
+    decoded = [json.loads(row[6]) for row in rows]
+    conn.close()
+    assert len(decoded) == len(rows)
+    return time.perf_counter() - t0
+
+
+def process_start(data_dir: Path, cpu: int | None) -> float:
+    port = free_port()
+    t0 = time.monotonic()
+    with child(server_argv(data_dir, port, cpu), port) as _proc:
+        ready = time.monotonic()
+    return ready - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--cpu", type=int, default=0, help="pin the server subprocess to this core (-1: no pinning)")
+    args = parser.parse_args()
+    cpu = None if args.cpu < 0 else args.cpu
+    hall = load_hall(ALLDAY)
+    with tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp:
+        day_dir, empty_dir = Path(tmp, "day"), Path(tmp, "empty")
+        empty_dir.mkdir()
+        engine = QueueEngine(hall)
+        t0 = time.perf_counter()
+        events = simulate_day(engine, args.tickets)
+        simulated = time.perf_counter() - t0
+        asyncio.run(write_day(day_dir / "events.sqlite3", events))
+        states: dict[str, int] = {}
+        for ticket in engine.tickets.values():
+            states[ticket.state.value] = states.get(ticket.state.value, 0) + 1
+        kinds: dict[str, int] = {}
+        for event in events:
+            kinds[event.type] = kinds.get(event.type, 0) + 1
+        size_mb = sum(p.stat().st_size for p in day_dir.iterdir()) / 1e6
+        event_count = len(events)
+        del engine, events  # measure with a heap like the server's, not one holding the simulated day
+        gc.collect()
+
+        runs = [asyncio.run(time_start(hall, day_dir / "events.sqlite3")) for _ in range(args.runs)]
+        assert all(count == event_count for _, _, count in runs)
+        plain = [plain_read(day_dir / "events.sqlite3") for _ in range(args.runs)]
+        on_day = [process_start(day_dir, cpu) for _ in range(args.runs)]
+        on_empty = [process_start(empty_dir, cpu) for _ in range(args.runs)]
+
+    start_s = [r[0] for r in runs]
+    read_s = [r[1] for r in runs]
+    print(machine())
+    print(f"day: {args.tickets} tickets, {event_count} events ({size_mb:.1f} MB on disk), simulated in "
+          f"{simulated:.2f} s; tickets by state: {states}")
+    print("events by type: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+    print(f"medians of {args.runs} runs:")
+    print(f"  HallService.start() in process          {median(start_s) * 1000:8.1f} ms")
+    print(f"    of which reading pages (SQL+JSON+Event) {median(read_s) * 1000:8.1f} ms")
+    print(f"    so applying (engine.apply) about       {(median(start_s) - median(read_s)) * 1000:8.1f} ms")
+    print(f"  plain sqlite3 + json.loads [baseline]    {median(plain) * 1000:8.1f} ms")
+    print(f"  server process start → health 200, this day     {median(on_day) * 1000:8.1f} ms")
+    print(f"  server process start → health 200, empty [base] {median(on_empty) * 1000:8.1f} ms")
+    print(f"  difference (the replay as the server sees it)   {(median(on_day) - median(on_empty)) * 1000:8.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
