@@ -32,7 +32,6 @@ from queue_server.engine.errors import QueueError, bad_state, not_found
 from queue_server.engine.events import Event
 from queue_server.engine.state import (
     OPEN_STATES,
-    STATE_ZH,
     Priority,
     Ticket,
     TicketState,
@@ -228,7 +227,7 @@ class QueueEngine:
         state = self._ready_window(window)
         ticket = self.ticket(ticket_id)
         if ticket.state is not TicketState.WAITING:
-            raise bad_state(ticket.number, STATE_ZH[ticket.state], "called", "叫号")
+            raise bad_state(ticket.number, ticket.state, "called", "叫号")
         cfg = self.window_config(window)
         if ticket.target_window not in (None, window) or (ticket.target_window is None
                                                           and not cfg.serves(ticket.service)):
@@ -254,7 +253,7 @@ class QueueEngine:
     def _at_window(self, ticket: Ticket, window: int | None, states: set[TicketState], verb_en: str,
                    verb_zh: str) -> WindowState | None:
         if ticket.state not in states:
-            raise bad_state(ticket.number, STATE_ZH[ticket.state], verb_en, verb_zh)
+            raise bad_state(ticket.number, ticket.state, verb_en, verb_zh)
         if window is None:
             return self.windows.get(ticket.window) if ticket.window is not None else None
         if ticket.window is not None and ticket.window != window:
@@ -275,7 +274,7 @@ class QueueEngine:
 
     def _requeue(self, t: Ticket, at: float, window: int | None, node: str, *_: Any) -> None:
         if t.state is not TicketState.SKIPPED:
-            raise bad_state(t.number, STATE_ZH[t.state], "re-queued", "重新排队")
+            raise bad_state(t.number, t.state, "re-queued", "重新排队")
         policy = self.hall.policy
         if t.requeues >= policy.requeue_limit:
             raise QueueError("requeue_limit", f"{t.number} 号已重新排队 {t.requeues} 次，请重新取号",
@@ -314,7 +313,7 @@ class QueueEngine:
     def _cancel(self, t: Ticket, at: float, window: int | None, node: str, to_service: str,
                 to_window: int | None, reason: str) -> None:
         if t.state not in (TicketState.WAITING, TicketState.CALLED, TicketState.SKIPPED):
-            raise bad_state(t.number, STATE_ZH[t.state], "cancelled", "取消")
+            raise bad_state(t.number, t.state, "cancelled", "取消")
         self._emit(ev.TICKET_CANCELLED, at, {"ticket": t.id, "reason": reason or "cancelled"}, node)
 
     def _printed(self, t: Ticket, at: float, window: int | None, node: str, to_service: str,

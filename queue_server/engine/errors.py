@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from queue_server.engine.state import STATE_ZH, TicketState
+
 
 class QueueError(Exception):
     """A command the engine refuses; ``status`` is the HTTP status the API answers with."""
@@ -29,11 +31,12 @@ def not_found(what_zh: str, what_en: str, code: str = "not_found") -> QueueError
     return QueueError(code, f"{what_zh}不存在", f"{what_en} does not exist", 404)
 
 
-def bad_state(ticket_number: str, state: str, action_en: str, action_zh: str) -> QueueError:
+def bad_state(ticket_number: str, state: TicketState, action_en: str, action_zh: str) -> QueueError:
+    """The refusal of an action from the wrong state, the state named in each message's own language."""
     return QueueError(
         "invalid_state",
-        f"{ticket_number} 号当前状态为「{state}」，不能{action_zh}",
-        f"ticket {ticket_number} is {state}; it cannot be {action_en}",
+        f"{ticket_number} 号当前状态为「{STATE_ZH[state]}」，不能{action_zh}",
+        f"ticket {ticket_number} is {state.value}; it cannot be {action_en}",
         409,
-        {"state": state},
+        {"state": STATE_ZH[state]},
     )
