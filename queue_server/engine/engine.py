@@ -261,6 +261,11 @@ class QueueEngine:
                              f"ticket {ticket.number} belongs to window {ticket.window}", 403)
         return self.windows[window]
 
+    def _staff_at(self, window: int | None) -> str:
+        """Who is signed in at the acting window: kiosk-side actions (requeue, cancel) may also come from one."""
+        state = self.windows.get(window) if window is not None else None
+        return state.staff if state else ""
+
     def _recall(self, t: Ticket, at: float, window: int | None, node: str, *_: Any) -> None:
         state = self._at_window(t, window, {TicketState.CALLED}, "recalled", "重呼")
         if t.recalls >= self.hall.policy.recall_limit:
@@ -283,7 +288,7 @@ class QueueEngine:
             raise QueueError("requeue_expired", f"过号已超过 {policy.requeue_window_minutes:g} 分钟，请重新取号",
                              f"more than {policy.requeue_window_minutes:g} minutes since the skip; "
                              "take a new ticket", 409)
-        self._emit(ev.TICKET_REQUEUED, at, {"ticket": t.id}, node)
+        self._emit(ev.TICKET_REQUEUED, at, {"ticket": t.id}, node, self._staff_at(window))
 
     def _start(self, t: Ticket, at: float, window: int | None, node: str, *_: Any) -> None:
         state = self._at_window(t, window, {TicketState.CALLED}, "started", "开始办理")
@@ -314,7 +319,8 @@ class QueueEngine:
                 to_window: int | None, reason: str) -> None:
         if t.state not in (TicketState.WAITING, TicketState.CALLED, TicketState.SKIPPED):
             raise bad_state(t.number, t.state, "cancelled", "取消")
-        self._emit(ev.TICKET_CANCELLED, at, {"ticket": t.id, "reason": reason or "cancelled"}, node)
+        self._emit(ev.TICKET_CANCELLED, at, {"ticket": t.id, "reason": reason or "cancelled"}, node,
+                   self._staff_at(window))
 
     def _printed(self, t: Ticket, at: float, window: int | None, node: str, to_service: str,
                  to_window: int | None, reason: str, ok: bool = True) -> None:
