@@ -188,3 +188,38 @@ def test_issued_event_carries_node_number_service_and_day() -> None:
     assert rolled.type == ev.DAY_ROLLED and rolled.data == {"from": None, "to": MONDAY}
     assert issued.type == ev.TICKET_ISSUED and issued.node == "kiosk-2"
     assert issued.data["number"] == "B001" and issued.data["service"] == "B01" and issued.data["day"] == MONDAY
+
+
+def test_requeue_is_refused_when_the_holder_took_a_new_ticket_meanwhile() -> None:
+    engine, clock = new_engine(), Clock()
+    engine.sign_in(1, "s1", clock())
+    skipped = engine.issue("C01", clock(), holder_key="h1")[0]
+    engine.call_next(1, clock())
+    engine.act("skip", skipped.id, clock(), window=1)
+    fresh, existing, _ = engine.issue("C01", clock(), holder_key="h1")  # the holder came back and took a number
+    assert not existing
+    with pytest.raises(QueueError) as excinfo:
+        engine.act("requeue", skipped.id, clock())
+    err = refusal(excinfo, "holder_has_ticket")
+    assert err.details == {"ticket": fresh.id, "number": fresh.number}
+    assert skipped.state is TicketState.SKIPPED
+    assert engine.issue("C01", clock(), holder_key="h1")[0].id == fresh.id
+
+
+def test_transfer_is_refused_onto_a_service_the_holder_already_queues_for() -> None:
+    engine, clock = new_engine(), Clock()
+    queued = engine.issue("C01", clock(), holder_key="h1")[0]
+    other = engine.issue("A01", clock(), holder_key="h1")[0]
+    with pytest.raises(QueueError) as excinfo:
+        engine.act("transfer", other.id, clock(), to_service="C01")
+    assert refusal(excinfo, "holder_has_ticket").details == {"ticket": queued.id, "number": queued.number}
+    assert other.service == "A01" and other.state is TicketState.WAITING
+    engine.act("transfer", other.id, clock(), to_service="B01")  # another service is fine
+    assert engine.issue("B01", clock(), holder_key="h1")[0].id == other.id
+
+
+def test_transfer_to_a_window_within_the_same_service_is_not_a_duplicate() -> None:
+    engine, clock = new_engine(), Clock()
+    ticket = engine.issue("C01", clock(), holder_key="h1")[0]
+    engine.act("transfer", ticket.id, clock(), to_window=2)
+    assert ticket.target_window == 2 and engine.issue("C01", clock(), holder_key="h1")[0].id == ticket.id
