@@ -288,7 +288,18 @@ class QueueEngine:
             raise QueueError("requeue_expired", f"过号已超过 {policy.requeue_window_minutes:g} 分钟，请重新取号",
                              f"more than {policy.requeue_window_minutes:g} minutes since the skip; "
                              "take a new ticket", 409)
+        self._refuse_second_open(t, t.service)
         self._emit(ev.TICKET_REQUEUED, at, {"ticket": t.id}, node, self._staff_at(window))
+
+    def _refuse_second_open(self, t: Ticket, service_code: str) -> None:
+        """One open ticket per holder and service: a re-queue or transfer may not make a second one."""
+        other_id = self._holders.get((t.holder_key, service_code)) if t.holder_key else None
+        if other_id is None or other_id == t.id:
+            return
+        other = self.tickets[other_id]
+        raise QueueError("holder_has_ticket", f"该办事人已持有 {other.number} 号（同一业务），请先办结或取消",
+                         f"the holder already has ticket {other.number} for this service; finish or cancel it first",
+                         409, {"ticket": other.id, "number": other.number})
 
     def _start(self, t: Ticket, at: float, window: int | None, node: str, *_: Any) -> None:
         state = self._at_window(t, window, {TicketState.CALLED}, "started", "开始办理")
@@ -311,6 +322,7 @@ class QueueEngine:
             if not cfg.serves(service.code) and cfg.kind.value not in ("general", "assisted"):
                 raise QueueError("not_served_here", f"{to_window} 号窗口不办理「{service.name}」",
                                  f"window {to_window} does not serve {service.code}", 409)
+        self._refuse_second_open(t, service.code)
         self._emit(ev.TICKET_TRANSFERRED, at, {"ticket": t.id, "from_window": t.window, "to_service": service.code,
                                                "to_window": to_window, "reason": reason}, node,
                    state.staff if state else "")
