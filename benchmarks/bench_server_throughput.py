@@ -1,0 +1,294 @@
+"""Durable issue + call-next throughput of the real server at 10 concurrent clients, against bare aiohttp.
+
+Targets: >= 1,500 operations/s with p99 < 20 ms, and at least half the rate of a bare aiohttp route
+that parses the same JSON and answers a similar JSON body, measured in the same run on this machine.
+
+- Server: ``python -m kiosk.cli serve --config tests/data/halls/allday_hall.toml`` in a child process
+  (through a thin wrapper in this file that counts group commits: see ``--serve``), data directory on
+  the machine's disk, ``synchronous=FULL`` (one fsync per commit). 500 tickets are issued and windows
+  1-5 signed in before the clock starts, so the windows never run dry.
+- Load: another child process (aiohttp client), 10 concurrent clients on keep-alive connections:
+  5 kiosks (issue a ticket, then confirm it printed, as a kiosk does: 2 requests per ticket, which also
+  keeps the line steady) and 5 windows (call-next, then finish that ticket). Every POST carries an
+  Idempotency-Key, as the kiosk's client sends. One operation = one HTTP request answered.
+- Baseline: a bare aiohttp app (``--baseline-app``) with one POST route that reads the same JSON
+  body, ``json.loads`` it and answers a ticket-sized JSON object; the same 10 clients send the same
+  kiosk body to it. No auth, no engine, no disk.
+- With ``--pin`` (the default) the server is pinned to core 0 and the load generator to core 1 with
+  taskset: the machine has 2 cores, so the server (event loop + SQLite writer thread) gets one core.
+Rounds alternate server and baseline; medians over rounds are reported.
+Run: .venv/bin/python benchmarks/bench_server_throughput.py [--rounds 3] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench_server_support import (
+    ALLDAY,
+    PYTHON,
+    ROOT,
+    child,
+    free_port,
+    machine,
+    median,
+    percentile,
+    taskset,
+)
+
+SERVICES = ("A01", "B01", "C01", "D01")
+KIOSKS = 5
+WINDOWS = 5
+PREFILL = 500
+
+
+# ----------------------------------------------------------------------------------------- baseline app
+def baseline_app(port: int) -> None:
+    """The bare aiohttp route: parse the JSON body, answer a ticket-sized JSON object."""
+    from aiohttp import web
+
+    counter = itertools.count(1)
+
+    async def handle(request: web.Request) -> web.Response:
+        body = json.loads(await request.read() or b"{}")
+        n = next(counter)
+        view = {"id": f"{n:012x}", "number": f"A{n:03d}", "service": body.get("service", "A01"), "day": "2026-11-23",
+                "state": "waiting", "priority": body.get("priority", "normal"), "issued_at": time.time(),
+                "window": None, "called_at": None, "recalls": 0, "service_name": "社保查询",
+                "service_name_en": "Social insurance enquiry", "state_zh": "等候中", "ahead": n % 50,
+                "estimated_wait_s": 300, "status_url": f"/api/v1/tickets/{n:012x}", "existing": False}
+        return web.Response(status=201, text=json.dumps(view, ensure_ascii=False, separators=(",", ":")),
+                            content_type="application/json")
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    app.router.add_post("/api/v1/tickets", handle)
+    app.router.add_get("/api/v1/health", health)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+# ----------------------------------------------------------------------------------------- server wrapper
+def instrumented_server(stats_path: str, argv: list[str]) -> int:
+    """Run ``kiosk.cli`` unchanged, counting group commits; SIGUSR1 and exit write the counts to a file."""
+    sys.path.insert(0, str(ROOT))
+    from kiosk.cli import main
+    from queue_server.store.sqlite import SqliteStore
+
+    counts = {"commits": 0, "requests": 0, "events": 0}
+    original = SqliteStore._commit
+
+    def counted(self: SqliteStore, conn: Any, batch: list[Any]) -> None:  # runs in the writer thread only
+        counts["commits"] += 1
+        counts["requests"] += len(batch)
+        counts["events"] += sum(len(events) for events, _, _ in batch)
+        original(self, conn, batch)
+
+    SqliteStore._commit = counted  # type: ignore[method-assign]
+    snapshots: list[dict[str, int]] = []
+
+    def dump(*_: object) -> None:
+        snapshots.append(dict(counts))
+        Path(stats_path).write_text(json.dumps(snapshots))
+
+    signal.signal(signal.SIGUSR1, dump)
+    try:
+        return main(argv)
+    finally:
+        dump()
+
+
+# ----------------------------------------------------------------------------------------- load generator
+async def drive(base: str, mode: str, seconds: float, warmup_s: float) -> dict[str, Any]:
+    """10 clients for warmup + seconds; latencies of requests that start and end inside the measured span."""
+    from aiohttp import ClientSession, ClientTimeout, TCPConnector
+
+    rng = random.Random(5)
+    start = time.perf_counter()
+    measure_from, stop_at = start + warmup_s, start + warmup_s + seconds
+    latencies: dict[str, list[float]] = {"issue": [], "printed": [], "call_next": [], "finish": []}
+    statuses: dict[str, int] = {}
+    cpu0 = os.times()
+
+    async with ClientSession(connector=TCPConnector(limit=0), timeout=ClientTimeout(total=30)) as session:
+
+        async def post(kind: str, path: str, token: str, body: bytes) -> tuple[int, bytes]:
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                       "Idempotency-Key": uuid.uuid4().hex}
+            t0 = time.perf_counter()
+            async with session.post(base + path, data=body, headers=headers) as answer:
+                text = await answer.read()
+                status = answer.status
+            t1 = time.perf_counter()
+            if measure_from <= t0 and t1 <= stop_at:
+                latencies[kind].append((t1 - t0) * 1000)
+                statuses[f"{kind} {status}"] = statuses.get(f"{kind} {status}", 0) + 1
+            return status, text
+
+        async def kiosk(k: int) -> None:
+            token = f"demo-kiosk-{k}"
+            while time.perf_counter() < stop_at:
+                body = json.dumps({"service": rng.choice(SERVICES)}).encode()
+                status, text = await post("issue", "/api/v1/tickets", token, body)
+                if mode == "server":
+                    assert status == 201, text
+                    await post("printed", f"/api/v1/tickets/{json.loads(text)['id']}/printed", token, b"{}")
+                else:
+                    await post("printed", "/api/v1/tickets", token, body)
+
+        async def window(w: int) -> None:
+            token = f"demo-window-{w}"
+            while time.perf_counter() < stop_at:
+                if mode == "server":
+                    status, text = await post("call_next", f"/api/v1/windows/{w}/call-next", token, b"")
+                    if status == 200:
+                        await post("finish", f"/api/v1/tickets/{json.loads(text)['id']}/finish", token, b"{}")
+                    elif status != 404:
+                        raise RuntimeError(f"call-next answered {status}: {text[:200]!r}")
+                else:
+                    body = json.dumps({"service": rng.choice(SERVICES)}).encode()
+                    await post("call_next", "/api/v1/tickets", token, body)
+                    await post("finish", "/api/v1/tickets", token, body)
+
+        await asyncio.gather(*(kiosk(k) for k in range(1, KIOSKS + 1)),
+                             *(window(w) for w in range(1, WINDOWS + 1)))
+    cpu1 = os.times()
+    every = [v for values in latencies.values() for v in values]
+    return {"ops": len(every), "seconds": seconds, "rate": len(every) / seconds,
+            "p50_ms": percentile(every, 50), "p99_ms": percentile(every, 99),
+            "by_kind": {k: {"n": len(v), "p50_ms": percentile(v, 50), "p99_ms": percentile(v, 99)}
+                        for k, v in latencies.items() if v},
+            "statuses": statuses,
+            "client_cpu": (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / (time.perf_counter() - start)}
+
+
+async def prepare(base: str) -> None:
+    """Sign windows 1-5 in and fill the line before the clock starts."""
+    from aiohttp import ClientSession
+
+    async with ClientSession() as session:
+        for w in range(1, WINDOWS + 1):
+            async with session.post(f"{base}/api/v1/windows/{w}/sign-in",
+                                    headers={"Authorization": f"Bearer demo-window-{w}"},
+                                    json={"staff": f"s{w:03d}", "pin": "123456"}) as answer:
+                assert answer.status == 200, await answer.text()
+
+        async def fill(k: int) -> None:
+            for n in range(PREFILL // KIOSKS):
+                async with session.post(f"{base}/api/v1/tickets", headers={"Authorization": f"Bearer demo-kiosk-{k}"},
+                                        json={"service": SERVICES[n % len(SERVICES)]}) as answer:
+                    assert answer.status == 201, await answer.text()
+
+        await asyncio.gather(*(fill(k) for k in range(1, KIOSKS + 1)))
+
+
+async def waiting(base: str) -> int:
+    from aiohttp import ClientSession
+
+    async with ClientSession() as session, session.get(
+            f"{base}/api/v1/queues", headers={"Authorization": "Bearer demo-display"}) as answer:
+        return sum(q["waiting"] for q in (await answer.json())["queues"])
+
+
+def run_load(port: int, mode: str, seconds: float, cpu: int | None) -> dict[str, Any]:
+    argv = [*taskset(cpu), PYTHON, __file__, "--load", str(port), mode, str(seconds)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120, check=True)
+    return json.loads(done.stdout)
+
+
+def fsync_ms(directory: Path, count: int = 50) -> float:
+    """Median time of one 4 KiB write + fsync on the data directory's disk (what each commit pays)."""
+    path = directory / "fsync-probe"
+    times = []
+    with open(path, "wb") as fh:
+        for _ in range(count):
+            fh.write(b"x" * 4096)
+            fh.flush()
+            t0 = time.perf_counter()
+            os.fsync(fh.fileno())
+            times.append((time.perf_counter() - t0) * 1000)
+    path.unlink()
+    return median(times)
+
+
+def one_round(tmp: Path, n: int, seconds: float, pin: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    server_cpu, load_cpu = (0, 1) if pin else (None, None)
+    data = tmp / f"data-{n}"
+    stats = tmp / f"stats-{n}.json"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    argv = [*taskset(server_cpu), PYTHON, __file__, "--serve", str(stats), "serve", "--config", str(ALLDAY),
+            "--data", str(data), "--host", "127.0.0.1", "--port", str(port)]
+    with child(argv, port, log=tmp / f"server-{n}.log") as proc:
+        asyncio.run(prepare(base))
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.2)
+        real = run_load(port, "server", seconds, load_cpu)
+        real["waiting_after"] = asyncio.run(waiting(base))
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.2)
+    before, after = json.loads(stats.read_text())[:2]
+    delta = {k: after[k] - before[k] for k in after}
+    real["commits"] = delta
+    port = free_port()
+    argv = [*taskset(server_cpu), PYTHON, __file__, "--baseline-app", str(port)]
+    with child(argv, port, log=tmp / f"baseline-{n}.log"):
+        bare = run_load(port, "baseline", seconds, load_cpu)
+    return real, bare
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--no-pin", action="store_true", help="let the scheduler place server and load")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp_text:
+        tmp = Path(tmp_text)
+        fsync = fsync_ms(tmp)
+        rounds = [one_round(tmp, n, args.seconds, not args.no_pin) for n in range(args.rounds)]
+    print(machine())
+    print(f"pinned: {'no' if args.no_pin else 'server core 0, load generator core 1'}; "
+          f"{args.rounds} rounds of {args.seconds:.0f} s (after 2 s warm-up); 4 KiB write+fsync median {fsync:.2f} ms")
+    for label, index in (("server (durable)", 0), ("bare aiohttp [baseline]", 1)):
+        results = [r[index] for r in rounds]
+        print(f"{label:26s} ops/s median {median([r['rate'] for r in results]):7.0f}   "
+              f"p50 {median([r['p50_ms'] for r in results]):6.2f} ms   "
+              f"p99 {median([r['p99_ms'] for r in results]):6.2f} ms   "
+              f"client CPU {median([r['client_cpu'] for r in results]) * 100:3.0f} %   "
+              "rounds: " + ", ".join(f"{r['rate']:.0f}" for r in results))
+    ratio = median([r[0]["rate"] for r in rounds]) / median([r[1]["rate"] for r in rounds])
+    print(f"server / baseline rate: {ratio * 100:.0f} %")
+    for n, (real, _) in enumerate(rounds):
+        c = real["commits"]
+        print(f"round {n}: {c['commits']} commits for {c['requests']} requests / {c['events']} events "
+              f"(avg {c['requests'] / max(c['commits'], 1):.1f} requests, {c['events'] / max(c['commits'], 1):.1f} "
+              f"events per fsync); waiting after: {real['waiting_after']}; statuses {real['statuses']}")
+        print("   per route: " + ", ".join(f"{k} n={v['n']} p50 {v['p50_ms']:.2f} p99 {v['p99_ms']:.2f} ms"
+                                           for k, v in real["by_kind"].items()))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--baseline-app":
+        baseline_app(int(sys.argv[2]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        sys.exit(instrumented_server(sys.argv[2], sys.argv[3:]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--load":
+        result = asyncio.run(drive(f"http://127.0.0.1:{sys.argv[2]}", sys.argv[3], float(sys.argv[4]), 2.0))
+        print(json.dumps(result))
+    else:
+        main()
