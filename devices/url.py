@@ -79,6 +79,8 @@ class UrlSyntax:
 
 _SERIAL_OPTS: dict[str, Converter] = {"baudrate": _baudrate, "timeout": _positive_float}
 _TCP_OPTS: dict[str, Converter] = {"timeout": _positive_float}
+# RS-485 bus devices: the address on the line, which kind of device (callpad, window_display, rating_pad), poll period.
+_BUS_OPTS: dict[str, Converter] = {"address": _bus_address, "device": _text, "poll": _positive_float}
 # Options every simulator URL accepts: faults to start with, a data set name, and a speed switch for tests.
 _SIM_OPTS: dict[str, Converter] = {
     "fault": _names,
@@ -112,11 +114,11 @@ def _syntaxes() -> dict[str, UrlSyntax]:
                   {"server": _text, "timeout": _positive_float}),
         UrlSyntax("sim+cups", "certificate_printer", "sim+cups://[QUEUE][?fault=F,…]", "none", _SIM_OPTS),
         UrlSyntax("modbus+serial", "bus485", "modbus+serial:///dev/ttyUSB1?address=N[&baudrate=N][&timeout=S]",
-                  "path", {**_SERIAL_OPTS, "address": _bus_address, "device": _text}, required=("address",)),
+                  "path", {**_SERIAL_OPTS, **_BUS_OPTS}, required=("address",)),
         UrlSyntax("modbus+tcp", "bus485", "modbus+tcp://HOST[:PORT]?address=N[&timeout=S]", "host",
-                  {**_TCP_OPTS, "address": _bus_address, "device": _text}, 4196, ("address",)),
+                  {**_TCP_OPTS, **_BUS_OPTS}, 4196, ("address",)),
         UrlSyntax("sim+modbus+serial", "bus485", "sim+modbus+serial://?address=N[&device=KIND][&fault=F,…]",
-                  "none", {**_SIM_OPTS, "address": _bus_address, "device": _text}, required=("address",)),
+                  "none", {**_SIM_OPTS, **_BUS_OPTS}, required=("address",)),
         UrlSyntax("espeak", "speaker", "espeak://[?voice=cmn-latn-pinyin][&clips=DIR][&repeat=N][&speed=WPM]",
                   "none", {"voice": _text, "clips": _text, "repeat": int, "speed": int}),
         UrlSyntax("silent", "speaker", "silent://[?repeat=N][&pace=S]", "none", {"repeat": int, "pace": float}),

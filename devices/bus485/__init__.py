@@ -1,0 +1,1 @@
+"""RS-485 hall peripherals (call pad, window display, rating pad) on one Modbus RTU bus."""
