@@ -20,6 +20,7 @@ from queue_server.api.status_page import render_status_page
 from queue_server.engine.state import STATE_ZH, Ticket, TicketState
 from queue_server.keys import AUTH, PIN_LIMITER, SERVICE
 from queue_server.service import HallService, dumps
+from queue_server.ws.hub import limit_send_buffer
 
 routes = web.RouteTableDef()
 
@@ -292,6 +293,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     if after < 0:
         raise bad_request("after must be >= 0", "after 不能为负数", "invalid_after")
     ws = web.WebSocketResponse(heartbeat=30.0)
+    limit_send_buffer(request.transport)
     await ws.prepare(request)
     await service.hub.serve(ws, after, lambda: service.last_durable_id, service.store.read_after)
     return ws

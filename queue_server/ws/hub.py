@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import WSCloseCode, web
@@ -22,6 +23,17 @@ log = logging.getLogger(__name__)
 
 CLIENT_QUEUE_LIMIT = 2000
 CLOSE_TOO_SLOW = 4008  # application close code: "you fell behind; reconnect with ?after="
+# The kernel's send buffer autotunes to megabytes on a fast link, so a stalled client would soak up
+# thousands of events there before its queue even starts to fill; keep it to a few hundred events.
+SEND_BUFFER_BYTES = 64 * 1024
+
+
+def limit_send_buffer(transport: asyncio.BaseTransport | None) -> None:
+    """Cap the socket's send buffer so CLIENT_QUEUE_LIMIT, not the kernel, decides who is too slow."""
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
 
 
 class Subscriber:
