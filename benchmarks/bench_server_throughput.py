@@ -28,6 +28,8 @@ import itertools
 import json
 import os
 import random
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -99,6 +101,16 @@ def instrumented_server(stats_path: str, argv: list[str]) -> int:
         original(self, conn, batch)
 
     SqliteStore._commit = counted  # type: ignore[method-assign]
+    synchronous = os.environ.get("BENCH_SQLITE_SYNCHRONOUS")  # what-if rounds only, never the headline figure
+    if synchronous:
+        connect = SqliteStore._connect
+
+        def relaxed(self: SqliteStore) -> Any:
+            conn = connect(self)
+            conn.execute(f"PRAGMA synchronous={synchronous}")
+            return conn
+
+        SqliteStore._connect = relaxed  # type: ignore[method-assign]
     snapshots: list[dict[str, int]] = []
 
     def dump(*_: object) -> None:
@@ -118,6 +130,8 @@ async def drive(base: str, mode: str, seconds: float, warmup_s: float) -> dict[s
     from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
     rng = random.Random(5)
+    with_keys = not mode.endswith("-nokey")
+    mode = mode.removesuffix("-nokey")
     start = time.perf_counter()
     measure_from, stop_at = start + warmup_s, start + warmup_s + seconds
     latencies: dict[str, list[float]] = {"issue": [], "printed": [], "call_next": [], "finish": []}
@@ -127,8 +141,9 @@ async def drive(base: str, mode: str, seconds: float, warmup_s: float) -> dict[s
     async with ClientSession(connector=TCPConnector(limit=0), timeout=ClientTimeout(total=30)) as session:
 
         async def post(kind: str, path: str, token: str, body: bytes) -> tuple[int, bytes]:
-            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                       "Idempotency-Key": uuid.uuid4().hex}
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            if with_keys:
+                headers["Idempotency-Key"] = uuid.uuid4().hex
             t0 = time.perf_counter()
             async with session.post(base + path, data=body, headers=headers) as answer:
                 text = await answer.read()
@@ -225,7 +240,9 @@ def fsync_ms(directory: Path, count: int = 50) -> float:
     return median(times)
 
 
-def one_round(tmp: Path, n: int, seconds: float, pin: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+def server_round(tmp: Path, n: int, seconds: float, pin: bool, *, mode: str = "server",
+                 synchronous: str = "") -> dict[str, Any]:
+    """One measured run against the real server; ``mode``/``synchronous`` only for the what-if rounds."""
     server_cpu, load_cpu = (0, 1) if pin else (None, None)
     data = tmp / f"data-{n}"
     stats = tmp / f"stats-{n}.json"
@@ -233,22 +250,64 @@ def one_round(tmp: Path, n: int, seconds: float, pin: bool) -> tuple[dict[str, A
     base = f"http://127.0.0.1:{port}"
     argv = [*taskset(server_cpu), PYTHON, __file__, "--serve", str(stats), "serve", "--config", str(ALLDAY),
             "--data", str(data), "--host", "127.0.0.1", "--port", str(port)]
-    with child(argv, port, log=tmp / f"server-{n}.log") as proc:
+    env = {**os.environ, "BENCH_SQLITE_SYNCHRONOUS": synchronous}
+    with child(argv, port, log=tmp / f"server-{n}.log", env=env) as proc:
         asyncio.run(prepare(base))
         proc.send_signal(signal.SIGUSR1)
         time.sleep(0.2)
-        real = run_load(port, "server", seconds, load_cpu)
+        real = run_load(port, mode, seconds, load_cpu)
         real["waiting_after"] = asyncio.run(waiting(base))
         proc.send_signal(signal.SIGUSR1)
         time.sleep(0.2)
     before, after = json.loads(stats.read_text())[:2]
-    delta = {k: after[k] - before[k] for k in after}
-    real["commits"] = delta
+    real["commits"] = {k: after[k] - before[k] for k in after}
+    return real
+
+
+def baseline_round(tmp: Path, n: int, seconds: float, pin: bool) -> dict[str, Any]:
+    server_cpu, load_cpu = (0, 1) if pin else (None, None)
     port = free_port()
     argv = [*taskset(server_cpu), PYTHON, __file__, "--baseline-app", str(port)]
     with child(argv, port, log=tmp / f"baseline-{n}.log"):
         bare = run_load(port, "baseline", seconds, load_cpu)
-    return real, bare
+        if shutil.which("wrk"):
+            bare["wrk"] = wrk_baseline(port, seconds, load_cpu, tmp)
+    return bare
+
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = '{"service":"A01"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer demo-kiosk-1"
+"""
+
+
+def wrk_baseline(port: int, seconds: float, cpu: int | None, tmp: Path) -> dict[str, float]:
+    """The bare route driven by wrk (C, far cheaper per request than the Python client): its real ceiling."""
+    script = tmp / "post.lua"
+    script.write_text(WRK_SCRIPT)
+    argv = [*taskset(cpu), "wrk", "-t1", "-c10", f"-d{seconds:.0f}s", "--latency", "-s", str(script),
+            f"http://127.0.0.1:{port}/api/v1/tickets"]
+    text = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))  # type: ignore[union-attr]
+    found = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", text, re.M))
+    return {"rate": rate, "p50_ms": _ms(found.get("50", "nan")), "p99_ms": _ms(found.get("99", "nan"))}
+
+
+def _ms(text: str) -> float:
+    for unit, scale in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * scale
+    return float("nan")
+
+
+def summary(label: str, results: list[dict[str, Any]]) -> str:
+    return (f"{label:34s} ops/s {median([r['rate'] for r in results]):7.0f}   "
+            f"p50 {median([r['p50_ms'] for r in results]):6.2f} ms   "
+            f"p99 {median([r['p99_ms'] for r in results]):6.2f} ms"
+            f"   client CPU {median([r['client_cpu'] for r in results]) * 100:3.0f} %   rounds: "
+            + ", ".join(f"{r['rate']:.0f}" for r in results))
 
 
 def main() -> None:
@@ -256,30 +315,42 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--no-pin", action="store_true", help="let the scheduler place server and load")
+    parser.add_argument("--what-if", action="store_true",
+                        help="also one round without Idempotency-Key and one with synchronous=NORMAL (no fsync)")
     args = parser.parse_args()
+    pin = not args.no_pin
     with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp_text:
         tmp = Path(tmp_text)
         fsync = fsync_ms(tmp)
-        rounds = [one_round(tmp, n, args.seconds, not args.no_pin) for n in range(args.rounds)]
+        real, bare = [], []
+        for n in range(args.rounds):
+            real.append(server_round(tmp, n, args.seconds, pin))
+            bare.append(baseline_round(tmp, n, args.seconds, pin))
+        extra = {}
+        if args.what_if:
+            extra["what-if: no Idempotency-Key"] = server_round(tmp, 100, args.seconds, pin, mode="server-nokey")
+            extra["what-if: synchronous=NORMAL"] = server_round(tmp, 101, args.seconds, pin, synchronous="NORMAL")
     print(machine())
-    print(f"pinned: {'no' if args.no_pin else 'server core 0, load generator core 1'}; "
-          f"{args.rounds} rounds of {args.seconds:.0f} s (after 2 s warm-up); 4 KiB write+fsync median {fsync:.2f} ms")
-    for label, index in (("server (durable)", 0), ("bare aiohttp [baseline]", 1)):
-        results = [r[index] for r in rounds]
-        print(f"{label:26s} ops/s median {median([r['rate'] for r in results]):7.0f}   "
-              f"p50 {median([r['p50_ms'] for r in results]):6.2f} ms   "
-              f"p99 {median([r['p99_ms'] for r in results]):6.2f} ms   "
-              f"client CPU {median([r['client_cpu'] for r in results]) * 100:3.0f} %   "
-              "rounds: " + ", ".join(f"{r['rate']:.0f}" for r in results))
-    ratio = median([r[0]["rate"] for r in rounds]) / median([r[1]["rate"] for r in rounds])
-    print(f"server / baseline rate: {ratio * 100:.0f} %")
-    for n, (real, _) in enumerate(rounds):
-        c = real["commits"]
-        print(f"round {n}: {c['commits']} commits for {c['requests']} requests / {c['events']} events "
-              f"(avg {c['requests'] / max(c['commits'], 1):.1f} requests, {c['events'] / max(c['commits'], 1):.1f} "
-              f"events per fsync); waiting after: {real['waiting_after']}; statuses {real['statuses']}")
+    print(f"pinned: {'server core 0, load generator core 1' if pin else 'no'}; {args.rounds} rounds of "
+          f"{args.seconds:.0f} s (after 2 s warm-up); 4 KiB write+fsync median {fsync:.2f} ms")
+    print(summary("server (durable)", real))
+    print(summary("bare aiohttp, Python client [base]", bare))
+    wrk = [r["wrk"] for r in bare if "wrk" in r]
+    if wrk:
+        print(f"{'bare aiohttp, wrk -t1 -c10 [base]':34s} ops/s {median([r['rate'] for r in wrk]):7.0f}   "
+              f"p50 {median([r['p50_ms'] for r in wrk]):6.2f} ms   p99 {median([r['p99_ms'] for r in wrk]):6.2f} ms")
+    rate = median([r["rate"] for r in real])
+    print(f"server / bare (same Python client): {rate / median([r['rate'] for r in bare]) * 100:.0f} %"
+          + (f"; server / bare (wrk): {rate / median([r['rate'] for r in wrk]) * 100:.0f} %" if wrk else ""))
+    for label, r in extra.items():
+        print(summary(label, [r]))
+    for label, r in [*((f"round {n}", r) for n, r in enumerate(real)), *extra.items()]:
+        c = r["commits"]
+        print(f"{label}: {c['commits']} commits for {c['requests']} requests / {c['events']} events "
+              f"(avg {c['requests'] / max(c['commits'], 1):.1f} requests per commit); waiting after: "
+              f"{r['waiting_after']}; statuses {r['statuses']}")
         print("   per route: " + ", ".join(f"{k} n={v['n']} p50 {v['p50_ms']:.2f} p99 {v['p99_ms']:.2f} ms"
-                                           for k, v in real["by_kind"].items()))
+                                           for k, v in r["by_kind"].items()))
 
 
 if __name__ == "__main__":
