@@ -184,3 +184,16 @@ def test_overtakes_by_an_older_ticket_do_not_count() -> None:
     assert older_b.bypassed == 0
     assert serve_next(engine, 1, clock).id == older_b.id  # round robin turns to B; B001 is older than A002
     assert later_a.bypassed == 0
+
+
+def test_tickets_issued_at_the_same_instant_keep_their_issue_order_across_services() -> None:
+    engine, clock = new_engine(max_bypass=1), Clock()
+    engine.sign_in(1, "s1", clock())
+    engine.sign_in(2, "s2", clock())
+    same_instant = clock()
+    older_b = engine.issue("B01", same_instant)[0]
+    engine.issue("A01", same_instant)
+    engine.issue("A01", same_instant)
+    assert engine.call_next(1, clock())[0].number == "A001"  # round robin: A weighs 2; B001 is overtaken once
+    assert older_b.bypassed == 1
+    assert engine.call_next(2, clock())[0].id == older_b.id  # the bound (1) is reached: B001 before A002
