@@ -516,10 +516,10 @@ class QueueEngine:
         service = self._services[d["service"]]
         prio = Priority(d["priority"])
         ticket = Ticket(id=d["ticket"], number=d["number"], service=service.code, day=d["day"], priority=prio,
-                        issued_at=e.at, queue_time=d["queue_time"], seq=d["seq"], holder_key=d["holder_key"],
+                        issued_at=e.at, queue_time=d["queue_time"], seq=e.id, holder_key=d["holder_key"],
                         holder_masked=d["holder_masked"], appointment_id=d["appointment_id"],
                         rank=priority_rank(prio, self.hall.policy.green_first))
-        self.tickets[ticket.id] = ticket
+        self.tickets[ticket.id] = ticket  # seq is the issue event's id: issue order across services, not the number
         self._numbers[service.prefix] = d["seq"]
         self._issued[service.code] = self._issued.get(service.code, 0) + 1
         if d.get("slot") is not None:
