@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import WSCloseCode, web
@@ -37,19 +38,22 @@ def limit_send_buffer(transport: asyncio.BaseTransport | None) -> None:
 
 
 class Subscriber:
-    """One connected client's bounded queue of events (already serialised)."""
+    """One connected client's bounded backlog of events (already serialised) and its wake-up signal."""
 
     def __init__(self, limit: int = CLIENT_QUEUE_LIMIT) -> None:
-        self.queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue(limit)
-        self.overflowed = asyncio.Event()
+        self.pending: deque[tuple[int, str]] = deque()
+        self.limit = limit
+        self.overflowed = False
+        self.wakeup = asyncio.Event()
 
     def offer(self, event_id: int, text: str) -> None:
-        if self.overflowed.is_set():
+        if self.overflowed:
             return
-        try:
-            self.queue.put_nowait((event_id, text))
-        except asyncio.QueueFull:
-            self.overflowed.set()
+        if len(self.pending) >= self.limit:
+            self.overflowed = True
+        else:
+            self.pending.append((event_id, text))
+        self.wakeup.set()
 
 
 class Hub:
@@ -96,18 +100,19 @@ class Hub:
                     await ws.send_str(event.to_json())
                 sent = page[-1].id
             while not ws.closed:
-                getter = asyncio.ensure_future(subscriber.queue.get())
-                overflow = asyncio.ensure_future(subscriber.overflowed.wait())
-                done, _ = await asyncio.wait({getter, overflow, receiver}, return_when=asyncio.FIRST_COMPLETED)
-                if getter not in done:
-                    getter.cancel()
-                overflow.cancel()
-                if receiver in done or (overflow in done and getter not in done):
-                    if overflow in done:
-                        log.warning("a WebSocket client fell %d events behind; cut off", subscriber.queue.qsize())
-                        await ws.close(code=CLOSE_TOO_SLOW, message=f"too slow; reconnect with ?after={sent}".encode())
+                if subscriber.overflowed:
+                    log.warning("a WebSocket client fell %d events behind; cut off", len(subscriber.pending))
+                    await ws.close(code=CLOSE_TOO_SLOW, message=f"too slow; reconnect with ?after={sent}".encode())
                     break
-                event_id, text = getter.result()
+                if not subscriber.pending:  # idle: one waiter per wake-up, not per event (bursts drain below)
+                    subscriber.wakeup.clear()
+                    waiter = asyncio.ensure_future(subscriber.wakeup.wait())
+                    done, _ = await asyncio.wait({waiter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+                    if receiver in done:
+                        waiter.cancel()
+                        break
+                    continue
+                event_id, text = subscriber.pending.popleft()
                 if event_id <= sent:
                     continue
                 await ws.send_str(text)
