@@ -10,6 +10,7 @@ replays the log.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import logging
@@ -63,14 +64,21 @@ class HallService:
                  self.last_durable_id)
 
     async def replay(self) -> int:
+        """Apply every durable event; the cyclic GC is paused meanwhile (a day's replay only allocates)."""
         count = 0
-        while True:
-            page = await self.store.read_after(self.engine.last_event_id, REPLAY_PAGE)
-            if not page:
-                break
-            for event in page:
-                self.engine.apply(event)
-            count += len(page)
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            while True:
+                page = await self.store.read_after(self.engine.last_event_id, REPLAY_PAGE)
+                if not page:
+                    break
+                for event in page:
+                    self.engine.apply(event)
+                count += len(page)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         self.last_durable_id = self.engine.last_event_id
         return count
 

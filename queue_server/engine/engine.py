@@ -97,6 +97,7 @@ class QueueEngine:
         self._slot_issued: dict[tuple[str, int], int] = {}
         self._holders: dict[tuple[str, str], str] = {}  # (holder_key, service) → open ticket id
         self._out: list[Event] = []
+        self._active: dict[str, int] | None = None  # cache of active_windows, reset by window events
 
     # ================================================================ queries
     def ticket(self, ticket_id: str) -> Ticket:
@@ -125,17 +126,23 @@ class QueueEngine:
         if ticket.state is not TicketState.WAITING:
             return 0
         if ticket.target_window is not None:
-            return self.window_lines[ticket.target_window].count_before(ticket.sort_key)
-        ahead = self.lines[(ticket.service, ticket.rank)].count_before(ticket.sort_key)
+            return self.window_lines[ticket.target_window].ahead_of(ticket)
+        ahead = self.lines[(ticket.service, ticket.rank)].ahead_of(ticket)
         if ticket.rank == 1:
             ahead += len(self.lines[(ticket.service, 0)])
         return ahead
 
     def active_windows(self, service: str) -> int:
-        """Windows that could call ``service`` now (signed in, not paused); at least 1 for estimates."""
-        count = sum(1 for number, cfg in self._windows_cfg.items()
-                    if cfg.serves(service) and self.windows[number].staff and not self.windows[number].paused)
-        return max(count, 1)
+        """Windows that could call ``service`` now (signed in, not paused); at least 1 for estimates.
+
+        Counted for all services at once and kept until a window event changes the answer."""
+        if self._active is None:
+            self._active = {code: 0 for code in self._services}
+            for number, cfg in self._windows_cfg.items():
+                if self.windows[number].staff and not self.windows[number].paused:
+                    for ws in cfg.services:
+                        self._active[ws.service] += 1
+        return max(self._active.get(service, 0), 1)
 
     def estimated_wait_s(self, service: str, ahead: int) -> int:
         minutes = self.service(service).expected_minutes
@@ -613,16 +620,20 @@ class QueueEngine:
         self.tickets[e.data["ticket"]].printed = "printed" if e.data["ok"] else "failed"
 
     def _on_signed_in(self, e: Event) -> None:
+        self._active = None
         self.windows[e.data["window"]].staff = e.staff
 
     def _on_signed_out(self, e: Event) -> None:
+        self._active = None
         self.windows[e.data["window"]].staff = ""
 
     def _on_paused(self, e: Event) -> None:
+        self._active = None
         state = self.windows[e.data["window"]]
         state.paused, state.pause_reason, state.paused_at = True, e.data["reason"], e.at
 
     def _on_resumed(self, e: Event) -> None:
+        self._active = None
         state = self.windows[e.data["window"]]
         state.paused, state.pause_reason, state.paused_at = False, "", None
 

@@ -124,16 +124,20 @@ class WaitingLine:
     def __init__(self) -> None:
         self._heap: list[tuple[int, float, int, str]] = []
         self._members: dict[str, tuple[int, float, int]] = {}
+        self._top: tuple[int, float, int] | None = None  # >= every member's key (members only leave)
 
     def push(self, ticket: Ticket) -> None:
         key = ticket.sort_key
         self._members[ticket.id] = key
         heapq.heappush(self._heap, (*key, ticket.id))
+        if self._top is None or key > self._top:
+            self._top = key
 
     def discard(self, ticket_id: str) -> None:
         self._members.pop(ticket_id, None)
         if not self._members:
             self._heap.clear()
+            self._top = None
 
     def head(self) -> str | None:
         heap = self._heap
@@ -150,8 +154,11 @@ class WaitingLine:
     def __contains__(self, ticket_id: object) -> bool:
         return ticket_id in self._members
 
-    def count_before(self, key: tuple[int, float, int]) -> int:
-        """How many members sort before ``key`` (people ahead); O(n), for status pages only."""
+    def ahead_of(self, ticket: Ticket) -> int:
+        """How many members sort before ``ticket`` (people ahead): O(1) for the newest ticket, else O(n)."""
+        key = ticket.sort_key
+        if self._top is not None and key >= self._top:  # the usual case: a ticket just issued
+            return len(self._members) - (1 if ticket.id in self._members else 0)
         return sum(1 for other in self._members.values() if other < key)
 
     def ids(self) -> list[str]:
