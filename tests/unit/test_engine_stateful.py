@@ -89,7 +89,6 @@ class HallDay(RuleBasedStateMachine):
         self.numbers: dict[str, set[str]] = {}  # day → every number issued that day
         self.issue_order: dict[str, int] = {}  # ticket id → id of its ticket.issued event
         self.overtaken: Counter[str] = Counter()  # ticket id → overtakes while at a line's head
-        self.max_overtaken = 0
         for window in sorted(windows):
             self.run("sign_in", window, f"s{window}", self.now, node=f"pad-{window}")
         for service, priority, holder in tickets:
@@ -203,7 +202,6 @@ class HallDay(RuleBasedStateMachine):
         for head in heads:
             if head.id != called.id and line_key(head, self.issue_order) < line_key(called, self.issue_order):
                 self.overtaken[head.id] += 1
-                self.max_overtaken = max(self.max_overtaken, self.overtaken[head.id])
                 hypothesis.event(f"overtaken {self.overtaken[head.id]} of {self.hall.policy.max_bypass}")
                 assert self.overtaken[head.id] <= self.hall.policy.max_bypass, (
                     f"{head.number} overtaken {self.overtaken[head.id]} times (bound "
