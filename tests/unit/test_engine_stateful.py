@@ -3,9 +3,10 @@
 Checked after every step: numbers are unique and gap-free per service and day; every ticket of the day is in
 exactly one state and, if waiting, in exactly one waiting line; a called or serving ticket is the current
 ticket of exactly one window (its own) and no window holds a ticket in any other state; one open ticket per
-holder and service; quotas are never exceeded; a refused command changes nothing (but a day roll-over it
-carried); the starvation bound; and every 10 steps and at the end, a fresh engine replaying the emitted
-events rebuilds the same state.
+holder and service; quotas are never exceeded; people ahead and active windows agree with a recount; a
+refused command changes nothing (but a day roll-over it carried, and the one documented side effect); the
+starvation bound; and every 10 steps and at the end, a fresh engine replaying the emitted events rebuilds
+the same state.
 
 The starvation bound asserted: a waiting ticket at the head of a line that a window serves (its service's
 line at a window configured for that service, or the line of tickets transferred to that window) is
@@ -291,6 +292,29 @@ class HallDay(RuleBasedStateMachine):
         if quota:
             assert issued["A"] <= quota
         assert all(count <= 4 for (service, _), count in self.engine._slot_issued.items() if service == "A01")
+
+    @invariant()
+    def figures_match_a_recount(self) -> None:
+        """People ahead and active windows (both kept incrementally or cached) agree with a count from scratch."""
+        if not hasattr(self, "engine"):
+            return
+        engine = self.engine
+        for ticket in engine.tickets.values():
+            if ticket.state is not TicketState.WAITING:
+                assert engine.ahead_of(ticket) == 0
+                continue
+            if ticket.target_window is not None:
+                line = engine.window_lines[ticket.target_window]
+                expected = sum(1 for tid in line.ids() if engine.tickets[tid].sort_key < ticket.sort_key)
+            else:
+                expected = sum(1 for other in engine.tickets.values() if other.state is TicketState.WAITING
+                               and other.target_window is None and other.service == ticket.service
+                               and other.sort_key < ticket.sort_key)
+            assert engine.ahead_of(ticket) == expected, (ticket.number, engine.ahead_of(ticket), expected)
+        for service in SERVICES:
+            active = sum(1 for w in self.hall.windows if w.serves(service) and engine.windows[w.number].staff
+                         and not engine.windows[w.number].paused)
+            assert engine.active_windows(service) == max(active, 1), service
 
     @invariant()
     def replay_rebuilds_the_state(self) -> None:
