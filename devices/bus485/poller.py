@@ -78,6 +78,7 @@ class BusPoller:
         self._waiter: asyncio.Future[None] | None = None
         self._lost: DeviceDisconnected | None = None
         self._was_lost = False
+        self._stopping = False
         self.transactions = 0
         self.stale_bytes = 0  # bytes that arrived while no request was outstanding
 
@@ -107,10 +108,9 @@ class BusPoller:
         return True
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await _cancel(self._task)
             self._task = None
         await self._close_port()
 
@@ -138,7 +138,7 @@ class BusPoller:
 
     # ---- the line task ---------------------------------------------------------------------------
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             if self._stream is None and not await self._open():
                 continue
             try:
@@ -192,9 +192,7 @@ class BusPoller:
 
     async def _close_port(self) -> None:
         if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            await _cancel(self._reader)
             self._reader = None
         if self._stream is not None:
             await self._stream.close()
@@ -272,7 +270,7 @@ class BusPoller:
                 handle.cancel()
 
     async def _read_loop(self, stream: ByteStream) -> None:
-        while True:
+        while not self._stopping and not stream.closed:
             try:
                 data = await stream.read_some(3600.0)
             except DeviceTimeout:
@@ -295,6 +293,18 @@ class BusPoller:
                 continue
             if reply is not None:
                 future.set_result(reply)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel and reap ``task``; repeat, since Python 3.11's wait_for can swallow one cancellation."""
+    for _ in range(100):
+        if task.done():
+            break
+        task.cancel()
+        await asyncio.wait([task], timeout=0.05)
+    if task.done() and not task.cancelled():
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            task.result()
 
 
 def _expire(future: asyncio.Future[Reply], request: Request, timeout_s: float) -> None:
