@@ -27,6 +27,7 @@ __all__ = ["Backoff", "Device", "TransitionListener", "open_devices"]
 TransitionListener = Callable[["Device", DeviceStatus], None]
 
 _OPEN: weakref.WeakSet[Device] = weakref.WeakSet()
+NOT_OPENED = "not opened yet"
 
 
 def open_devices() -> list[Device]:
@@ -69,7 +70,7 @@ class Device:
         self.listener = listener
         self.backoff = Backoff()
         self.simulator: Simulator | None = None
-        self._status = DeviceStatus(DeviceState.DISCONNECTED, "not opened yet")
+        self._status = DeviceStatus(DeviceState.DISCONNECTED, NOT_OPENED)
         self._connected = False
         self._closed = True
         self._lock = asyncio.Lock()
@@ -217,7 +218,8 @@ class Device:
         if not quiet:
             if status.state in (DeviceState.FAULT, DeviceState.DISCONNECTED, DeviceState.DEGRADED):
                 log.warning("%s is %s: %s", self.describe(), status.state.value, status.reason)
-            elif previous.state in (DeviceState.FAULT, DeviceState.DISCONNECTED, DeviceState.DEGRADED):
+            elif previous.state in (DeviceState.FAULT, DeviceState.DISCONNECTED, DeviceState.DEGRADED) \
+                    and previous.reason != NOT_OPENED:  # the first connection is not a recovery
                 log.info("%s is back (%s): %s", self.describe(), status.state.value, status.reason)
         if self.listener is not None:
             self.listener(self, status)

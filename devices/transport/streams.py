@@ -1,7 +1,8 @@
 """Byte pipes for drivers: one async stream type over a serial port or a TCP socket.
 
 Every read takes a timeout and every failure becomes a DeviceError in words, so a driver never blocks
-the event loop and never leaks a bare OSError to a node.
+the event loop and never leaks a bare OSError to a node. Timeouts use ``asyncio.timeout`` rather than
+``wait_for``, which on Python 3.11 can swallow a cancellation and make a device task unstoppable.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class ByteStream:
             raise DeviceDisconnected(f"{self.description} is closed")
         try:
             self._writer.write(data)
-            await asyncio.wait_for(self._writer.drain(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._writer.drain()
         except TimeoutError as err:
             raise DeviceTimeout(f"{self.description} did not accept {len(data)} bytes in {timeout_s:g} s") from err
         except (OSError, RuntimeError) as err:
@@ -46,7 +48,8 @@ class ByteStream:
     async def read_exactly(self, n: int, timeout_s: float) -> bytes:
         """Read exactly ``n`` bytes or raise DeviceTimeout / DeviceDisconnected."""
         try:
-            return await asyncio.wait_for(self._reader.readexactly(n), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                return await self._reader.readexactly(n)
         except TimeoutError as err:
             raise DeviceTimeout(f"{self.description} gave no complete answer in {timeout_s:g} s; "
                                 "check power, cable and baud rate") from err
@@ -59,7 +62,8 @@ class ByteStream:
     async def read_some(self, timeout_s: float, limit: int = 4096) -> bytes:
         """Read whatever arrives first (at least one byte) within ``timeout_s``."""
         try:
-            data = await asyncio.wait_for(self._reader.read(limit), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                data = await self._reader.read(limit)
         except TimeoutError as err:
             raise DeviceTimeout(f"{self.description} gave no answer in {timeout_s:g} s; "
                                 "check power, cable and baud rate") from err
@@ -74,7 +78,8 @@ class ByteStream:
         dropped = bytearray()
         while True:
             try:
-                chunk = await asyncio.wait_for(self._reader.read(4096), quiet_s or 0.0005)
+                async with asyncio.timeout(quiet_s or 0.0005):
+                    chunk = await self._reader.read(4096)
             except TimeoutError:
                 break
             except OSError:
