@@ -47,11 +47,9 @@ def small_hall(*, policy: QueuePolicy | None = None, daily_quota: int = 0, windo
         Service("B01", "不动产登记", "BDC", "B", expected_minutes=15, name_en="Real estate", extended=True),
         Service("C01", "户籍办理", "GA", "C", real_name=True, appointments=True, weekend=True, name_en="Household"),
     )
-    win = tuple(
-        Window(n, f"{n}号综合窗口", WindowKind.GENERAL,
-               (WindowService("A01", 2, 0), WindowService("B01", 1, 1), WindowService("C01", 1, 2)))
-        for n in range(1, windows + 1)
-    ) + (Window(windows + 1, "专窗", WindowKind.DEDICATED, (WindowService("B01"),)),)
+    general = (WindowService("A01", 2, 0), WindowService("B01", 1, 1), WindowService("C01", 1, 2))
+    win = (*(Window(n, f"{n}号综合窗口", WindowKind.GENERAL, general) for n in range(1, windows + 1)),
+           Window(windows + 1, "专窗", WindowKind.DEDICATED, (WindowService("B01"),)))
     staff = tuple(Staff(f"s{n}", f"员工{n}", "scrypt$16384$8$1$00$00") for n in range(1, windows + 2))
     return Hall(
         name="测试大厅", timezone="Asia/Shanghai",
