@@ -509,9 +509,9 @@ class QueueEngine:
         self.tickets.clear()  # history stays in the event log; the live picture is today's
         self.lines = {key: WaitingLine() for key in self.lines}
         self.window_lines = {key: WaitingLine() for key in self.window_lines}
-        for state in self.windows.values():
-            state.current = None
-            state.credits.clear()
+        for number in self.windows:  # a new day starts with every window closed: staff sign in afresh
+            self.windows[number] = WindowState(number)
+        self._active = None
         self._numbers.clear()
         self._issued.clear()
         self._slot_issued.clear()

@@ -51,6 +51,21 @@ def test_the_next_day_starts_clean() -> None:
     assert excinfo.value.code == "ticket_not_found"
 
 
+def test_the_next_day_starts_with_every_window_signed_out_and_open() -> None:
+    rec, clock = Recorder(new_engine()), Clock()
+    for window in (1, 2):
+        rec.do("sign_in", window, f"s{window}", clock())
+    rec.do("pause", 2, clock(), reason="会议")
+    rec.do("issue", "A01", at(TUESDAY, "09:00"))
+    engine = rec.engine
+    assert [(w.staff, w.paused, w.pause_reason) for w in engine.windows.values()] == [("", False, "")] * 4
+    assert engine.active_windows("A01") == 1  # the estimate's floor, not yesterday's staff
+    with pytest.raises(QueueError) as excinfo:
+        engine.call_next(1, at(TUESDAY, "09:01"))
+    assert excinfo.value.code == "not_signed_in"  # today's actions are never credited to yesterday's staff
+    assert snapshot(replayed(engine.hall, rec.log)) == snapshot(engine)
+
+
 def test_yesterdays_ticket_is_not_called_today() -> None:
     engine = new_engine()
     engine.issue("A01", at(MONDAY, "17:00"))

@@ -63,6 +63,7 @@ def busy_day(rec: Recorder, clock: Clock) -> None:
     clock.set(TUESDAY, "09:00")
     rec.do("issue", "A01", clock())
     rec.do("issue", "B01", clock())
+    rec.do("sign_in", 2, "s2", clock())  # the new day started with every window signed out
     rec.do("call_next", 2, clock())
 
 
@@ -93,6 +94,7 @@ def test_a_restarted_engine_decides_as_the_old_one_would_have() -> None:
             recorder.do("issue", "A01" if step % 3 else "B01", later(), node="kiosk-1",
                         priority="green" if step == 4 else "normal")
         recorder.do("act", "start", recorder.engine.windows[2].current, later(), window=2)
+        recorder.do("sign_in", 3, "s3", later())
         for window in (2, 3, 2, 3, 2):
             recorder.do("act", "start", recorder.do("call_next", window, later()).id, later(), window=window)
         outcomes.append([(e.id, e.type, e.data.get("number"), e.data.get("window"), e.data.get("reason"), e.staff)
