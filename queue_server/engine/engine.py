@@ -1,8 +1,8 @@
 """The queue engine: plain, deterministic Python that turns commands into events and events into state.
 
 Every command first decides (checks rules, picks a ticket) without changing anything, then emits
-events; state changes only in ``apply``, which is also what a restart replays, so live and replayed
-state cannot drift apart. No I/O, no clock of its own: the caller passes ``at`` (UTC seconds).
+events; state changes only in ``HallPicture.apply`` (picture.py), which is also what a restart
+replays, so live and replayed state cannot drift apart. No I/O, no clock of its own: the caller passes ``at`` (UTC seconds).
 
 Calling rules (``call_next``), in order:
 1. a ticket overtaken ``policy.max_bypass`` times by later tickets at windows that could serve it is
@@ -25,20 +25,12 @@ import secrets
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from config.model import Hall, Service, Window
+from config.model import Hall, Service
 from queue_server.engine import events as ev
-from queue_server.engine.calendar import HallCalendar
-from queue_server.engine.errors import QueueError, bad_state, not_found
+from queue_server.engine.errors import QueueError, bad_state
 from queue_server.engine.events import Event
-from queue_server.engine.state import (
-    OPEN_STATES,
-    Priority,
-    Ticket,
-    TicketState,
-    WaitingLine,
-    WindowState,
-    priority_rank,
-)
+from queue_server.engine.picture import HallPicture
+from queue_server.engine.state import Priority, Ticket, TicketState, WindowState
 
 
 def _default_id() -> str:
@@ -75,78 +67,13 @@ def command(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-class QueueEngine:
+class QueueEngine(HallPicture):
     """One hall's queues. Not thread-safe by design: the server runs it on one event loop."""
 
     def __init__(self, hall: Hall, *, id_factory: Callable[[], str] = _default_id) -> None:
-        self.hall = hall
-        self.calendar = HallCalendar(hall)
+        super().__init__(hall)
         self._new_id = id_factory
-        self._services = {s.code: s for s in hall.services}
-        self._windows_cfg = {w.number: w for w in hall.windows}
-        self._staff = {s.id: s for s in hall.staff}
-        self.windows = {w.number: WindowState(w.number) for w in hall.windows}
-        self.tickets: dict[str, Ticket] = {}
-        self.lines: dict[tuple[str, int], WaitingLine] = {
-            (s.code, rank): WaitingLine() for s in hall.services for rank in (0, 1)}
-        self.window_lines: dict[int, WaitingLine] = {w.number: WaitingLine() for w in hall.windows}
-        self.day: str | None = None
-        self.last_event_id = 0
-        self._numbers: dict[str, int] = {}  # prefix → last number today
-        self._issued: dict[str, int] = {}  # service → tickets issued today
-        self._slot_issued: dict[tuple[str, int], int] = {}
-        self._holders: dict[tuple[str, str], str] = {}  # (holder_key, service) → open ticket id
         self._out: list[Event] = []
-        self._active: dict[str, int] | None = None  # cache of active_windows, reset by window events
-
-    # ================================================================ queries
-    def ticket(self, ticket_id: str) -> Ticket:
-        ticket = self.tickets.get(ticket_id)
-        if ticket is None:
-            raise not_found("号票", "ticket", "ticket_not_found")
-        return ticket
-
-    def service(self, code: str) -> Service:
-        service = self._services.get(code)
-        if service is None:
-            raise QueueError("unknown_service", f"没有「{code}」这项业务", f"unknown service {code!r}", 404)
-        return service
-
-    def window_config(self, number: int) -> Window:
-        window = self._windows_cfg.get(number)
-        if window is None:
-            raise QueueError("unknown_window", f"没有 {number} 号窗口", f"unknown window {number}", 404)
-        return window
-
-    def waiting_count(self, service: str) -> int:
-        return len(self.lines[(service, 0)]) + len(self.lines[(service, 1)])
-
-    def ahead_of(self, ticket: Ticket) -> int:
-        """People ahead of a waiting ticket in its line (0 when called or done)."""
-        if ticket.state is not TicketState.WAITING:
-            return 0
-        if ticket.target_window is not None:
-            return self.window_lines[ticket.target_window].ahead_of(ticket)
-        ahead = self.lines[(ticket.service, ticket.rank)].ahead_of(ticket)
-        if ticket.rank == 1:
-            ahead += len(self.lines[(ticket.service, 0)])
-        return ahead
-
-    def active_windows(self, service: str) -> int:
-        """Windows that could call ``service`` now (signed in, not paused); at least 1 for estimates.
-
-        Counted for all services at once and kept until a window event changes the answer."""
-        if self._active is None:
-            self._active = {code: 0 for code in self._services}
-            for number, cfg in self._windows_cfg.items():
-                if self.windows[number].staff and not self.windows[number].paused:
-                    for ws in cfg.services:
-                        self._active[ws.service] += 1
-        return max(self._active.get(service, 0), 1)
-
-    def estimated_wait_s(self, service: str, ahead: int) -> int:
-        minutes = self.service(service).expected_minutes
-        return round(ahead * minutes * 60 / self.active_windows(service))
 
     # ================================================================ commands
     def _take(self) -> list[Event]:
@@ -425,15 +352,6 @@ class QueueEngine:
                              f"ticket {current.number} is still called here; skip or start it first", 409,
                              {"ticket": current.id, "number": current.number})
 
-    def _heads(self, window: int) -> list[Ticket]:
-        heads = []
-        for ws in self._windows_cfg[window].services:
-            for rank in (0, 1):
-                head = self.lines[(ws.service, rank)].head()
-                if head is not None:
-                    heads.append(self.tickets[head])
-        return heads
-
     def _choose(self, window: int) -> tuple[str, str] | None:
         heads = self._heads(window)
         targeted_id = self.window_lines[window].head()
@@ -467,191 +385,3 @@ class QueueEngine:
                 best = key
         assert best is not None
         return best[3]
-
-    # ================================================================ apply
-    def apply(self, event: Event) -> None:
-        """Change state by one event; the only place state changes, and what a restart replays."""
-        if event.id != self.last_event_id + 1:
-            raise ValueError(f"event {event.id} applied after {self.last_event_id}: the log has a gap")
-        handler = _APPLY.get(event.type)
-        if handler is None:
-            raise ValueError(f"event {event.id} has unknown type {event.type!r}")
-        handler(self, event)
-        self.last_event_id = event.id
-
-    def _line_of(self, ticket: Ticket) -> WaitingLine:
-        if ticket.target_window is not None:
-            return self.window_lines[ticket.target_window]
-        return self.lines[(ticket.service, ticket.rank)]
-
-    def _enqueue(self, ticket: Ticket) -> None:
-        ticket.state = TicketState.WAITING
-        self._line_of(ticket).push(ticket)
-
-    def _dequeue(self, ticket: Ticket) -> None:
-        self._line_of(ticket).discard(ticket.id)
-
-    def _close(self, ticket: Ticket, state: TicketState) -> None:
-        """Move a ticket to a state in which it no longer holds a window or a line place."""
-        if ticket.state is TicketState.WAITING:
-            self._dequeue(ticket)
-        if ticket.window is not None and self.windows[ticket.window].current == ticket.id:
-            self.windows[ticket.window].current = None
-        ticket.state = state
-        if state not in OPEN_STATES and ticket.holder_key:
-            self._holders.pop((ticket.holder_key, ticket.service), None)
-
-    def _on_day_rolled(self, e: Event) -> None:
-        for ticket in list(self.tickets.values()):
-            if ticket.state in OPEN_STATES or ticket.state is TicketState.SKIPPED:
-                self._close(ticket, TicketState.CANCELLED)
-                ticket.cancel_reason = "day_end"
-        self.tickets.clear()  # history stays in the event log; the live picture is today's
-        self.lines = {key: WaitingLine() for key in self.lines}
-        self.window_lines = {key: WaitingLine() for key in self.window_lines}
-        for number in self.windows:  # a new day starts with every window closed: staff sign in afresh
-            self.windows[number] = WindowState(number)
-        self._active = None
-        self._numbers.clear()
-        self._issued.clear()
-        self._slot_issued.clear()
-        self._holders.clear()
-        self.day = e.data["to"]
-
-    def _on_issued(self, e: Event) -> None:
-        d = e.data
-        service = self._services[d["service"]]
-        prio = Priority(d["priority"])
-        ticket = Ticket(id=d["ticket"], number=d["number"], service=service.code, day=d["day"], priority=prio,
-                        issued_at=e.at, queue_time=d["queue_time"], seq=e.id, holder_key=d["holder_key"],
-                        holder_masked=d["holder_masked"], appointment_id=d["appointment_id"],
-                        rank=priority_rank(prio, self.hall.policy.green_first))
-        self.tickets[ticket.id] = ticket  # seq is the issue event's id: issue order across services, not the number
-        self._numbers[service.prefix] = d["seq"]
-        self._issued[service.code] = self._issued.get(service.code, 0) + 1
-        if d.get("slot") is not None:
-            key = (service.code, d["slot"])
-            self._slot_issued[key] = self._slot_issued.get(key, 0) + 1
-        if ticket.holder_key:
-            self._holders[(ticket.holder_key, service.code)] = ticket.id
-        self._enqueue(ticket)
-
-    def _on_called(self, e: Event) -> None:
-        ticket = self.tickets[e.data["ticket"]]
-        window = e.data["window"]
-        if e.data["mode"] == "next":
-            heads = self._heads(window)
-            for head in heads:  # the starvation counters: heads overtaken by a later ticket
-                if head.id != ticket.id and (head.queue_time, head.seq) < (ticket.queue_time, ticket.seq):
-                    head.bypassed += 1
-            if e.data["reason"] == "weighted":
-                self._advance_credits(window, heads, ticket.service)
-        self._dequeue(ticket)
-        ticket.state = TicketState.CALLED
-        ticket.window = window
-        ticket.target_window = None
-        ticket.staff = e.staff
-        ticket.called_at = e.at
-        ticket.bypassed = 0
-        state = self.windows[window]
-        state.current = ticket.id
-        state.last_call_at = e.at
-
-    def _advance_credits(self, window: int, heads: list[Ticket], chosen: str) -> None:
-        credits = self.windows[window].credits
-        active = {t.service for t in heads if t.rank == 1}
-        weights = {ws.service: ws.weight for ws in self._windows_cfg[window].services if ws.service in active}
-        for service, weight in weights.items():
-            credits[service] = credits.get(service, 0) + weight
-        credits[chosen] = credits.get(chosen, 0) - sum(weights.values())
-
-    def _on_recalled(self, e: Event) -> None:
-        ticket = self.tickets[e.data["ticket"]]
-        ticket.recalls += 1
-        ticket.called_at = e.at
-
-    def _on_skipped(self, e: Event) -> None:
-        ticket = self.tickets[e.data["ticket"]]
-        self._close(ticket, TicketState.SKIPPED)
-        ticket.skipped_at = e.at
-
-    def _on_requeued(self, e: Event) -> None:
-        ticket = self.tickets[e.data["ticket"]]
-        ticket.requeues += 1
-        ticket.window = None
-        ticket.recalls = 0
-        if ticket.holder_key:
-            self._holders[(ticket.holder_key, ticket.service)] = ticket.id
-        self._enqueue(ticket)
-
-    def _on_started(self, e: Event) -> None:
-        ticket = self.tickets[e.data["ticket"]]
-        ticket.state = TicketState.SERVING
-        ticket.started_at = e.at
-
-    def _on_finished(self, e: Event) -> None:
-        ticket = self.tickets[e.data["ticket"]]
-        self._close(ticket, TicketState.FINISHED)
-        ticket.finished_at = e.at
-
-    def _on_transferred(self, e: Event) -> None:
-        ticket = self.tickets[e.data["ticket"]]
-        was_open_key = (ticket.holder_key, ticket.service)
-        if ticket.state is TicketState.WAITING:
-            self._dequeue(ticket)
-        elif ticket.window is not None and self.windows[ticket.window].current == ticket.id:
-            self.windows[ticket.window].current = None
-        if ticket.holder_key:
-            self._holders.pop(was_open_key, None)
-            self._holders[(ticket.holder_key, e.data["to_service"])] = ticket.id
-        ticket.service = e.data["to_service"]
-        ticket.target_window = e.data["to_window"]
-        ticket.window = None
-        ticket.transfers += 1
-        ticket.recalls = 0
-        self._enqueue(ticket)
-
-    def _on_cancelled(self, e: Event) -> None:
-        ticket = self.tickets[e.data["ticket"]]
-        self._close(ticket, TicketState.CANCELLED)
-        ticket.cancel_reason = e.data["reason"]
-
-    def _on_printed(self, e: Event) -> None:
-        self.tickets[e.data["ticket"]].printed = "printed" if e.data["ok"] else "failed"
-
-    def _on_signed_in(self, e: Event) -> None:
-        self._active = None
-        self.windows[e.data["window"]].staff = e.staff
-
-    def _on_signed_out(self, e: Event) -> None:
-        self._active = None
-        self.windows[e.data["window"]].staff = ""
-
-    def _on_paused(self, e: Event) -> None:
-        self._active = None
-        state = self.windows[e.data["window"]]
-        state.paused, state.pause_reason, state.paused_at = True, e.data["reason"], e.at
-
-    def _on_resumed(self, e: Event) -> None:
-        self._active = None
-        state = self.windows[e.data["window"]]
-        state.paused, state.pause_reason, state.paused_at = False, "", None
-
-
-_APPLY: dict[str, Callable[[QueueEngine, Event], None]] = {
-    ev.DAY_ROLLED: QueueEngine._on_day_rolled,
-    ev.TICKET_ISSUED: QueueEngine._on_issued,
-    ev.TICKET_CALLED: QueueEngine._on_called,
-    ev.TICKET_RECALLED: QueueEngine._on_recalled,
-    ev.TICKET_SKIPPED: QueueEngine._on_skipped,
-    ev.TICKET_REQUEUED: QueueEngine._on_requeued,
-    ev.TICKET_STARTED: QueueEngine._on_started,
-    ev.TICKET_FINISHED: QueueEngine._on_finished,
-    ev.TICKET_TRANSFERRED: QueueEngine._on_transferred,
-    ev.TICKET_CANCELLED: QueueEngine._on_cancelled,
-    ev.TICKET_PRINTED: QueueEngine._on_printed,
-    ev.WINDOW_SIGNED_IN: QueueEngine._on_signed_in,
-    ev.WINDOW_SIGNED_OUT: QueueEngine._on_signed_out,
-    ev.WINDOW_PAUSED: QueueEngine._on_paused,
-    ev.WINDOW_RESUMED: QueueEngine._on_resumed,
-}
