@@ -2,7 +2,8 @@
 
 Every command first decides (checks rules, picks a ticket) without changing anything, then emits
 events; state changes only in ``HallPicture.apply`` (picture.py), which is also what a restart
-replays, so live and replayed state cannot drift apart. No I/O, no clock of its own: the caller passes ``at`` (UTC seconds).
+replays, so live and replayed state cannot drift apart. No I/O, no clock of its own: the caller passes
+``at`` (UTC seconds).
 
 Calling rules (``call_next``), in order:
 1. a ticket overtaken ``policy.max_bypass`` times by later tickets at windows that could serve it is
@@ -12,6 +13,9 @@ Calling rules (``call_next``), in order:
 3. green-channel and checked-in appointment tickets, oldest first;
 4. otherwise the window's services share calls by weight (smooth weighted round robin, ties broken by
    the configured order), oldest ticket of the chosen service first.
+Calling a given ticket (``call``) is the staff's explicit choice and is not counted as an overtake.
+Calling next while the window's ticket is being served finishes that ticket first, even when nobody is
+waiting (the 404 ``queue_empty`` then carries the finish in ``err.events``, which the server persists).
 Transferred and re-queued tickets keep their original queue time. Numbers run A001…A999 per service
 per business day and then widen to A1000: a citizen is never refused because the counter is full
 (daily quotas bound it in practice).

@@ -56,3 +56,10 @@ def test_every_scheme_has_a_driver_and_every_sim_kind_a_simulator():
         assert scheme.removeprefix("sim+") in DRIVERS, scheme
         if scheme.startswith("sim+"):
             assert syntax.kind in SIMULATORS, scheme
+
+
+@pytest.mark.parametrize("ref", sorted(set(DRIVERS.values()) | set(SIMULATORS.values())))
+def test_every_registry_entry_imports(ref):
+    from devices.registry import _load
+
+    assert callable(_load(ref)), ref
