@@ -41,7 +41,6 @@ CREATE TABLE IF NOT EXISTS idempotency (
     at REAL NOT NULL,
     PRIMARY KEY (node, key)
 );
-CREATE INDEX IF NOT EXISTS idempotency_at ON idempotency (at);
 """
 
 _STOP = object()
@@ -133,18 +132,16 @@ class SqliteStore(EventStore):
     def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
         error: BaseException | None = None
         try:
+            rows = [(e.id, e.type, e.v, e.at, e.node, e.staff, e.data_json()) for events, _, _ in batch
+                    for e in events]
+            records = [(i.node, i.key, i.fingerprint, i.status, i.body, i.at) for _, i, _ in batch if i is not None]
             conn.execute("BEGIN IMMEDIATE")
-            for events, idem, _ in batch:
+            conn.executemany(
+                "INSERT INTO events (id, type, v, at, node, staff, data) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            if records:
                 conn.executemany(
-                    "INSERT INTO events (id, type, v, at, node, staff, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(e.id, e.type, e.v, e.at, e.node, e.staff, e.data_json()) for e in events],
-                )
-                if idem is not None:
-                    conn.execute(
-                        "INSERT OR REPLACE INTO idempotency (node, key, fingerprint, status, body, at) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (idem.node, idem.key, idem.fingerprint, idem.status, idem.body, idem.at),
-                    )
+                    "INSERT OR REPLACE INTO idempotency (node, key, fingerprint, status, body, at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", records)
             conn.execute("COMMIT")
         except Exception as err:  # any failure here means "not durable": never let the writer die silently
             log.critical("event log write failed, %d requests refused: %s", len(batch), err)
