@@ -50,7 +50,7 @@ def create_app(hall: Hall, *, data_dir: str | Path | None = None, store: EventSt
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await service.start()
         yield
-        await service.store.close()
+        await service.stop()
 
     async def on_shutdown(app: web.Application) -> None:
         await service.hub.close_all("server shutting down")

@@ -83,6 +83,7 @@ class HallService:
         return count
 
     async def stop(self) -> None:
+        """Close every WebSocket with a reason, then the log (after in-flight commands were answered)."""
         await self.hub.close_all("server shutting down")
         await self.store.close()
 
@@ -94,12 +95,7 @@ class HallService:
         """Run one engine command; returns its result once its events are durable."""
         if self.broken:
             raise StoreFailed(self.broken)
-        try:
-            outcome = command()
-        except QueueError as err:
-            if err.events:
-                self._persist_later(err.events)
-            raise
+        outcome = self._decide(command)
         if isinstance(outcome, list):  # window commands return only their events
             await self._persist(outcome)
             return None
@@ -133,7 +129,7 @@ class HallService:
         if self.broken:
             raise StoreFailed(self.broken)
         if not key:
-            status, body, events = self._call(respond)
+            status, body, events = self._decide(respond)
             await self._persist(events)
             return status, body
         fingerprint = hashlib.sha256(fingerprint_source).hexdigest()
@@ -148,7 +144,7 @@ class HallService:
         future: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
         self._inflight[slot] = future
         try:
-            status, body, events = self._call(respond)
+            status, body, events = self._decide(respond)
             record = IdempotencyRecord(node, key, fingerprint, status, body, self.clock())
             await self._persist(events, record)
             self._idempotency[slot] = record
@@ -161,9 +157,10 @@ class HallService:
         finally:
             self._inflight.pop(slot, None)
 
-    def _call(self, respond: Callable[[], Any]) -> tuple[int, str, list[Event]]:
+    def _decide(self, command: Callable[[], Any]) -> Any:
+        """Run an engine command (no await: nothing else can interleave while it decides)."""
         try:
-            return respond()
+            return command()
         except QueueError as err:
             if err.events:  # a day roll-over decided before the refusal must still be made durable
                 self._persist_later(err.events)
