@@ -18,7 +18,7 @@ from queue_server.api.auth import Authenticator, PinLimiter
 from queue_server.api.errors import error_middleware
 from queue_server.api.openapi import openapi_document
 from queue_server.api.routes import routes
-from queue_server.keys import AUTH, HALL, PIN_LIMITER, SERVICE
+from queue_server.keys import AUTH, PIN_LIMITER, SERVICE
 from queue_server.service import HallService
 from queue_server.store.base import EventStore
 from queue_server.store.sqlite import SqliteStore
@@ -35,7 +35,6 @@ def create_app(hall: Hall, *, data_dir: str | Path | None = None, store: EventSt
         store = SqliteStore(Path(data_dir) / "events.sqlite3")
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     service = HallService(hall, store, clock=clock)
-    app[HALL] = hall
     app[SERVICE] = service
     app[AUTH] = Authenticator(hall)
     app[PIN_LIMITER] = PinLimiter()

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from config.model import Hall
 from queue_server.api.auth import Authenticator, PinLimiter
 from queue_server.service import HallService
 
-HALL = web.AppKey("hall", Hall)
 SERVICE = web.AppKey("service", HallService)
 AUTH = web.AppKey("auth", Authenticator)
 PIN_LIMITER = web.AppKey("pin_limiter", PinLimiter)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -33,12 +33,6 @@ WINDOW_PAUSED = "window.paused"
 WINDOW_RESUMED = "window.resumed"
 # Calendar
 DAY_ROLLED = "day.rolled"
-
-KNOWN_TYPES = frozenset({
-    TICKET_ISSUED, TICKET_CALLED, TICKET_RECALLED, TICKET_SKIPPED, TICKET_REQUEUED, TICKET_STARTED,
-    TICKET_FINISHED, TICKET_TRANSFERRED, TICKET_CANCELLED, TICKET_PRINTED, WINDOW_SIGNED_IN,
-    WINDOW_SIGNED_OUT, WINDOW_PAUSED, WINDOW_RESUMED, DAY_ROLLED,
-})
 
 
 @dataclass(frozen=True)
@@ -68,13 +62,3 @@ class Event:
     def from_row(cls, id: int, type: str, v: int, at: float, node: str, staff: str, data: str) -> Event:
         return cls(id=id, type=type, at=at, data=json.loads(data), node=node, staff=staff, v=v)
 
-
-@dataclass
-class Draft:
-    """An event the engine has decided on but not yet numbered."""
-
-    type: str
-    data: dict[str, Any]
-    node: str = ""
-    staff: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
