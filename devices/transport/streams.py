@@ -98,14 +98,16 @@ class ByteStream:
         self._closed = True
         self._writer.close()
         with contextlib.suppress(OSError, RuntimeError, TimeoutError):
-            await asyncio.wait_for(self._writer.wait_closed(), 1.0)
+            async with asyncio.timeout(1.0):
+                await self._writer.wait_closed()
 
 
 async def open_tcp(host: str, port: int, timeout_s: float) -> ByteStream:
     """Connect to HOST:PORT with a connect timeout; refusal and silence both become DeviceErrors."""
     description = f"tcp {host}:{port}"
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            reader, writer = await asyncio.open_connection(host, port)
     except TimeoutError as err:
         raise DeviceTimeout(f"{description}: no connection within {timeout_s:g} s; check power and cable") from err
     except OSError as err:
@@ -124,10 +126,9 @@ async def open_serial(path: str, baudrate: int, timeout_s: float = 2.0) -> ByteS
 
     description = f"serial {path} @{baudrate}"
     try:
-        reader, writer = await asyncio.wait_for(
-            serial_asyncio_fast.open_serial_connection(url=path, baudrate=baudrate, exclusive=True),
-            timeout_s,
-        )
+        async with asyncio.timeout(timeout_s):
+            reader, writer = await serial_asyncio_fast.open_serial_connection(url=path, baudrate=baudrate,
+                                                                              exclusive=True)
     except TimeoutError as err:
         raise DeviceTimeout(f"{description}: the port did not open within {timeout_s:g} s") from err
     except (OSError, serial.SerialException) as err:
