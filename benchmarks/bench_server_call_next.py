@@ -49,7 +49,7 @@ def time_call_next(engine: QueueEngine, rng: random.Random, now: float, calls: i
         t0 = perf()
         engine._choose(window)
         t1 = perf()
-        ticket, _events = engine.call_next(window, now)
+        ticket = engine.call_next(window, now).outcome
         t2 = perf()
         decide.append((t1 - t0) / 1000)
         full.append((t2 - t1) / 1000)

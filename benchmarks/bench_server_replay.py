@@ -43,16 +43,17 @@ def simulate_day(engine: QueueEngine, tickets: int, seed: int = 11) -> list[Even
     out: list[Event] = []
     now = at("08:30")
     for window in hall.windows:
-        out += engine.sign_in(window.number, f"s{window.number:03d}", now, node=f"window-{window.number}")
+        out += engine.sign_in(window.number, f"s{window.number:03d}", now, node=f"window-{window.number}").events
     step = 9 * 3600 / tickets
     codes = [s.code for s in hall.services]
     windows = [w.number for w in hall.windows]
     for n in range(tickets):
         now += step
-        ticket, _, events = engine.issue(rng.choice(codes), now, priority="green" if rng.random() < 0.04 else "normal",
-                                         node=f"kiosk-{n % 10 + 1}")
-        out += events
-        out += engine.act("printed", ticket.id, now + 0.3, node=f"kiosk-{n % 10 + 1}")[1]
+        decision = engine.issue(rng.choice(codes), now, priority="green" if rng.random() < 0.04 else "normal",
+                                node=f"kiosk-{n % 10 + 1}")
+        ticket = decision.outcome.ticket
+        out += decision.events
+        out += engine.act("printed", ticket.id, now + 0.3, node=f"kiosk-{n % 10 + 1}").events
         for _ in range(4):  # a few window actions per issued ticket keep the lines short, as in a real day
             out += window_step(engine, rng.choice(windows), now + 0.5, rng, codes)
     return out
@@ -65,18 +66,18 @@ def window_step(engine: QueueEngine, window: int, now: float, rng: random.Random
         if current is None or engine.tickets[current].state is TicketState.SERVING:
             if current is not None and rng.random() < 0.03:
                 to = rng.choice([c for c in codes if c != engine.tickets[current].service])
-                return engine.act("transfer", current, now, window=window, node=node, to_service=to)[1]
-            return engine.call_next(window, now, node=node)[1]
+                return engine.act("transfer", current, now, window=window, node=node, to_service=to).events
+            return engine.call_next(window, now, node=node).events
         ticket = engine.tickets[current]
         roll = rng.random()
         if roll < 0.04:
-            events = engine.act("skip", current, now, window=window, node=node)[1]
+            events = engine.act("skip", current, now, window=window, node=node).events
             if ticket.requeues == 0 and rng.random() < 0.25:
-                events += engine.act("requeue", current, now, node="kiosk-1")[1]
+                events += engine.act("requeue", current, now, node="kiosk-1").events
             return events
         if roll < 0.06 and ticket.recalls == 0:
-            return engine.act("recall", current, now, window=window, node=node)[1]
-        return engine.act("start", current, now, window=window, node=node)[1]
+            return engine.act("recall", current, now, window=window, node=node).events
+        return engine.act("start", current, now, window=window, node=node).events
     except QueueError as err:
         if err.code != "queue_empty":
             raise

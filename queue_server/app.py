@@ -14,11 +14,11 @@ from pathlib import Path
 from aiohttp import web
 
 from config.model import Hall
-from queue_server.api.auth import Authenticator, PinLimiter
+from queue_server.api.auth import Authenticator
 from queue_server.api.errors import error_middleware
 from queue_server.api.openapi import openapi_document
 from queue_server.api.routes import routes
-from queue_server.keys import AUTH, PIN_LIMITER, SERVICE
+from queue_server.keys import AUTH, SERVICE
 from queue_server.service import HallService
 from queue_server.store.base import EventStore
 from queue_server.store.sqlite import SqliteStore
@@ -37,7 +37,6 @@ def create_app(hall: Hall, *, data_dir: str | Path | None = None, store: EventSt
     service = HallService(hall, store, clock=clock)
     app[SERVICE] = service
     app[AUTH] = Authenticator(hall)
-    app[PIN_LIMITER] = PinLimiter()
     document = openapi_document(hall.name)
 
     async def openapi(request: web.Request) -> web.Response:

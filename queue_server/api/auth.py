@@ -1,22 +1,16 @@
 """Who is asking: bearer tokens of configured nodes, their roles, and rate-limited staff PINs.
 
 A kiosk cannot call, a window acts only for itself, a display only reads; the checks live here so
-every route applies the same rule.
+every route applies the same rule (PIN attempts are counted durably by the engine: see HallService.sign_in).
 """
 
 from __future__ import annotations
-
-import time
-from collections import deque
 
 from aiohttp import web
 
 from config.model import Hall, Node, NodeRole
 from config.secrets import hash_token
 from queue_server.api.errors import ApiError
-
-PIN_FAILURES_ALLOWED = 5
-PIN_FAILURE_WINDOW_S = 300.0
 
 
 def _unauthorized(message_en: str) -> ApiError:
@@ -65,28 +59,3 @@ def require_window(node: Node, window: int) -> None:
     if node.window != window:
         raise forbidden(f"本终端属于 {node.window} 号窗口，不能操作 {window} 号窗口",
                         f"this node belongs to window {node.window}, not window {window}")
-
-
-class PinLimiter:
-    """At most PIN_FAILURES_ALLOWED wrong PINs per window in PIN_FAILURE_WINDOW_S; then 429."""
-
-    def __init__(self) -> None:
-        self._failures: dict[int, deque[float]] = {}
-
-    def check(self, window: int, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        failures = self._failures.get(window)
-        if not failures:
-            return
-        while failures and now - failures[0] > PIN_FAILURE_WINDOW_S:
-            failures.popleft()
-        if len(failures) >= PIN_FAILURES_ALLOWED:
-            wait = int(PIN_FAILURE_WINDOW_S - (now - failures[0])) + 1
-            raise ApiError("too_many_attempts", f"密码错误次数过多，请 {wait} 秒后再试",
-                           f"too many wrong PINs; try again in {wait} s", 429, {"retry_after_s": wait})
-
-    def failed(self, window: int, now: float | None = None) -> None:
-        self._failures.setdefault(window, deque()).append(time.monotonic() if now is None else now)
-
-    def succeeded(self, window: int) -> None:
-        self._failures.pop(window, None)

@@ -9,8 +9,13 @@ from typing import Any
 def render_status_page(hall_name: str, view: dict[str, Any]) -> str:
     """HTML for one ticket's public view; refreshes itself, shows no personal data."""
     e = html.escape
-    number = e(view["number"])
-    if view["state"] == "waiting":
+    if view["day_over"]:
+        line = f"此号为 <b>{e(view['day'])}</b> 的号票，当日办理已结束（{e(view['state_zh'])}）"
+        line_en = f"this ticket was for {view['day']}; that day is over ({view['state']})"
+    elif view["state"] == "waiting" and view.get("wait_note"):
+        line = f"前面还有 <b>{view['ahead']}</b> 人，今日可能无法办理，请考虑预约或改日再来"
+        line_en = f"{view['ahead']} ahead of you; you may not be served today"
+    elif view["state"] == "waiting":
         minutes = max(1, round(view["estimated_wait_s"] / 60)) if view["ahead"] else 0
         line = f"前面还有 <b>{view['ahead']}</b> 人，预计等候约 <b>{minutes}</b> 分钟"
         line_en = f"{view['ahead']} ahead of you, about {minutes} min"
@@ -20,11 +25,23 @@ def render_status_page(hall_name: str, view: dict[str, Any]) -> str:
     else:
         line = e(view["state_zh"])
         line_en = e(view["state"])
+    return _page(hall_name, view["number"], view["service_name"], line, line_en, refresh=not view["day_over"])
+
+
+def render_not_found_page(hall_name: str) -> str:
+    """What a phone shows for a QR code whose ticket is unknown (or older than the days kept)."""
+    return _page(hall_name, "—", "", "未找到此号票，请咨询大厅工作人员", "ticket not found; please ask the hall staff",
+                 refresh=False)
+
+
+def _page(hall_name: str, number_text: str, service_name: str, line: str, line_en: str, *, refresh: bool) -> str:
+    e = html.escape
+    number = e(number_text)
+    meta_refresh = '<meta http-equiv="refresh" content="15">\n' if refresh else ""
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="refresh" content="15">
-<title>{number} · {e(hall_name)}</title>
+{meta_refresh}<title>{number} · {e(hall_name)}</title>
 <style>
 body {{ font-family: "Noto Sans CJK SC", "WenQuanYi Zen Hei", sans-serif; margin: 0; padding: 1.5rem;
        background: #f4f7fb; color: #1b2a3a; text-align: center; }}
@@ -36,7 +53,7 @@ h1 {{ font-size: 1.2rem; font-weight: normal; margin: 0 0 1rem; }}
 </style></head>
 <body><h1>{e(hall_name)}</h1>
 <div class="number" id="number">{number}</div>
-<div class="service">{e(view["service_name"])}</div>
+<div class="service">{e(service_name)}</div>
 <div class="line" id="state">{line}</div>
 <div class="en">{e(line_en)}</div>
 </body></html>

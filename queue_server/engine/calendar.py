@@ -12,6 +12,10 @@ from zoneinfo import ZoneInfo
 
 from config.model import Hall, Service, TimeRange
 
+# A gap between two sessions is the lunch break only around midday; the gap before evening 延时 hours is not.
+LUNCH_EARLIEST = dt.time(11, 0)
+LUNCH_LATEST = dt.time(15, 0)
+
 
 @dataclass(frozen=True)
 class OpenCheck:
@@ -54,6 +58,16 @@ class HallCalendar:
             spans = spans + hours.extended
         return tuple(sorted(spans, key=lambda s: s.start))
 
+    def closes_at(self, service: Service, at: float) -> float | None:
+        """The instant today's last session of ``service`` ends (None when it has none today)."""
+        moment = self.local(at)
+        spans = self.sessions(service, moment.date())
+        if not spans:
+            return None
+        last = max(spans, key=lambda span: span.end)
+        end = dt.datetime.combine(moment.date(), last.end, self.zone)
+        return end.timestamp()
+
     def check_open(self, service: Service, at: float) -> OpenCheck:
         moment = self.local(at)
         day, now = moment.date(), moment.time()
@@ -69,8 +83,12 @@ class HallCalendar:
         later = [span for span in spans if span.start > now]
         if later and now >= spans[0].start:
             opens = f"{later[0].start:%H:%M}"
-            return OpenCheck(False, f"午间休息，{opens} 恢复取号", f"lunch break; tickets again from {opens}",
-                             "lunch_break", opens)
+            ended = max(span.end for span in spans if span.end <= now)
+            if ended >= LUNCH_EARLIEST and later[0].start <= LUNCH_LATEST:
+                return OpenCheck(False, f"午间休息，{opens} 恢复取号", f"lunch break; tickets again from {opens}",
+                                 "lunch_break", opens)
+            return OpenCheck(False, f"本时段取号已结束，{opens} 恢复取号",
+                             f"this session is over; tickets again from {opens}", "between_sessions", opens)
         if later:
             opens = f"{later[0].start:%H:%M}"
             return OpenCheck(False, f"尚未开始取号，{opens} 开始", f"not open yet; tickets from {opens}",

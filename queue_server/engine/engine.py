@@ -27,10 +27,11 @@ import functools
 import inspect
 import secrets
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Concatenate, ParamSpec, TypeVar
 
 from config.model import Hall, Service
 from queue_server.engine import events as ev
+from queue_server.engine.decision import Decision, Issued
 from queue_server.engine.errors import QueueError, bad_state
 from queue_server.engine.events import Event
 from queue_server.engine.picture import HallPicture
@@ -41,32 +42,31 @@ def _default_id() -> str:
     return secrets.token_hex(6)
 
 
-def command(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a command: close the previous day first, and hand every emitted event to the caller.
+P = ParamSpec("P")
+T = TypeVar("T")
 
-    On success the events are returned as the last element of the result; on refusal they ride on
-    the QueueError (``err.events``), because a day roll-over emitted before the refusal is already
-    applied and must be made durable like any other event.
+
+def command(method: Callable[Concatenate[QueueEngine, P], T]) -> Callable[Concatenate[QueueEngine, P], Decision[T]]:
+    """Wrap a command: open the new business day first, and return its outcome with every emitted event.
+
+    On refusal the events ride on the QueueError (``err.events``), because a day roll-over emitted
+    before the refusal is already applied and must be made durable like any other event.
     """
 
     position = list(inspect.signature(method).parameters).index("at") - 1  # -1: args exclude self
 
     @functools.wraps(method)
-    def wrapper(self: QueueEngine, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: QueueEngine, /, *args: P.args, **kwargs: P.kwargs) -> Decision[T]:
         at = kwargs["at"] if "at" in kwargs else args[position]  # cheaper than Signature.bind per call
+        assert isinstance(at, (int, float))
         self._out = []
-        day = self.calendar.day_of(at)
-        if day != self.day:
-            self._emit(ev.DAY_ROLLED, at, {"from": self.day, "to": day})
+        self._roll_forward(at)
         try:
-            result = method(self, *args, **kwargs)
+            outcome = method(self, *args, **kwargs)
         except QueueError as err:
             err.events = self._take()
             raise
-        events = self._take()
-        if result is None:
-            return events
-        return (*result, events) if isinstance(result, tuple) else (result, events)
+        return Decision(outcome, self._take())
 
     return wrapper
 
@@ -84,11 +84,28 @@ class QueueEngine(HallPicture):
         out, self._out = self._out, []
         return out
 
+    def _roll_forward(self, at: float) -> None:
+        """Open the business day ``at`` falls in, if it is later than today's: the day never moves back.
+
+        A clock stepped back across midnight (an NTP correction, a hall PC after a power cut) gives
+        instants in a day already closed; they are kept as given (the log records what the clock said)
+        but count in the current business day, so yesterday is never reopened and no number is issued
+        twice. The day moves on once the clock passes the next midnight.
+        """
+        day = self.calendar.day_of(at)
+        if self.day is None or day > self.day:
+            self._emit(ev.DAY_ROLLED, at, {"from": self.day, "to": day})
+
     def _emit(self, type_: str, at: float, data: dict[str, Any], node: str = "", staff: str = "") -> Event:
         ticket = self.tickets.get(data.get("ticket", ""))
         if ticket is not None:  # screens and the audit trail read numbers, not ids
             data = {**data, "number": ticket.number, "service": ticket.service}
         event = Event(self.last_event_id + 1, type_, at, data, node, staff)
+        try:  # what no store can keep must be refused before it changes anything
+            event.data_json().encode()
+        except UnicodeEncodeError as err:
+            raise QueueError("unencodable_text", "请求中含有无法保存的字符", "the request contains text that cannot "
+                             "be stored (for example a lone surrogate)", 400) from err
         self.apply(event)
         self._out.append(event)
         return event
@@ -96,8 +113,8 @@ class QueueEngine(HallPicture):
     @command
     def issue(self, service_code: str, at: float, *, priority: str = "normal", node: str = "",
               holder_key: str = "", holder_masked: str = "", appointment_id: str = "",
-              ) -> tuple[Ticket, bool, list[Event]]:
-        """Issue a ticket; returns (ticket, existing, events). ``existing`` means a reprint of an open one."""
+              ) -> Issued:
+        """Issue a ticket, or give the holder's open ticket of this service again (``existing``: a reprint)."""
         service = self.service(service_code)
         try:
             prio = Priority(priority)
@@ -107,17 +124,17 @@ class QueueEngine(HallPicture):
         if holder_key:
             existing = self._holders.get((holder_key, service.code))
             if existing is not None:
-                return self.tickets[existing], True
-        elif service.real_name:
+                return Issued(self.tickets[existing], True)
+        opening = self.calendar.check_open(service, at)
+        if not opening.open:  # "closed" comes before "bring your card": nobody can take this ticket now
+            raise QueueError(opening.code, opening.reason_zh, opening.reason_en, 409,
+                             {"opens_at": opening.opens_at} if opening.opens_at else None)
+        if service.real_name and not holder_key:
             raise QueueError("real_name_required", f"「{service.name}」需要刷身份证取号",
                              f"{service.name_en or service.code} needs an ID card to take a ticket", 422)
         if prio is Priority.APPOINTMENT and not service.appointments:
             raise QueueError("appointments_not_taken", f"「{service.name}」不接受预约",
                              f"{service.name_en or service.code} takes no appointments", 422)
-        opening = self.calendar.check_open(service, at)
-        if not opening.open:
-            raise QueueError(opening.code, opening.reason_zh, opening.reason_en, 409,
-                             {"opens_at": opening.opens_at} if opening.opens_at else None)
         if service.daily_quota and self._issued.get(service.code, 0) >= service.daily_quota:
             raise QueueError("daily_quota_reached", f"「{service.name}」今日号源已满，请明日再来",
                              f"today's {service.daily_quota} tickets for {service.name_en or service.code} "
@@ -136,8 +153,7 @@ class QueueEngine(HallPicture):
             "day": self.day, "priority": prio.value, "queue_time": at, "holder_key": holder_key,
             "holder_masked": holder_masked, "appointment_id": appointment_id, "slot": slot,
         }, node)
-        ticket = self.tickets[self._out[-1].data["ticket"]]
-        return ticket, False
+        return Issued(self.tickets[self._out[-1].data["ticket"]], False)
 
     def _slot_index(self, service: Service, at: float) -> int | None:
         now = self.calendar.local(at).time()
@@ -147,7 +163,7 @@ class QueueEngine(HallPicture):
         return None
 
     @command
-    def call_next(self, window: int, at: float, *, node: str = "") -> tuple[Ticket, list[Event]]:
+    def call_next(self, window: int, at: float, *, node: str = "") -> Ticket:
         """Call the next ticket to ``window`` by the rules in the module docstring."""
         state = self._ready_window(window)
         self._finish_current(state, at, node)
@@ -160,7 +176,7 @@ class QueueEngine(HallPicture):
         return self.tickets[ticket_id]
 
     @command
-    def call(self, ticket_id: str, window: int, at: float, *, node: str = "") -> tuple[Ticket, list[Event]]:
+    def call(self, ticket_id: str, window: int, at: float, *, node: str = "") -> Ticket:
         """Call one given ticket (the staff picked it from the waiting list)."""
         state = self._ready_window(window)
         ticket = self.ticket(ticket_id)
@@ -179,7 +195,7 @@ class QueueEngine(HallPicture):
     @command
     def act(self, action: str, ticket_id: str, at: float, *, window: int | None = None, node: str = "",
             to_service: str = "", to_window: int | None = None, reason: str = "",
-            ) -> tuple[Ticket, list[Event]]:
+            ) -> Ticket:
         """recall, skip, requeue, start, finish, transfer, cancel, printed, print_failed on one ticket."""
         ticket = self.ticket(ticket_id)
         handler = self._ACTIONS.get(action)
@@ -274,6 +290,12 @@ class QueueEngine(HallPicture):
 
     def _printed(self, t: Ticket, at: float, window: int | None, node: str, to_service: str,
                  to_window: int | None, reason: str, ok: bool = True) -> None:
+        """A kiosk's report on the paper ticket; once printed, it stays printed (a repeat changes nothing)."""
+        if t.printed == "printed":
+            if ok:
+                return
+            raise QueueError("already_printed", f"{t.number} 号已确认打印", f"ticket {t.number} was already "
+                             "confirmed printed; that is final", 409)
         self._emit(ev.TICKET_PRINTED, at, {"ticket": t.id, "ok": ok, "reason": reason}, node)
 
     def _print_failed(self, t: Ticket, at: float, window: int | None, node: str, to_service: str,
@@ -287,7 +309,7 @@ class QueueEngine(HallPicture):
     ACTIONS = frozenset(_ACTIONS)
 
     @command
-    def sign_in(self, window: int, staff_id: str, at: float, *, node: str = "") -> list[Event]:
+    def sign_in(self, window: int, staff_id: str, at: float, *, node: str = "") -> WindowState:
         """Record that ``staff_id`` works at ``window`` (the PIN was checked by the caller)."""
         self.window_config(window)
         staff = self._staff.get(staff_id)
@@ -296,40 +318,54 @@ class QueueEngine(HallPicture):
                              f"staff {staff_id!r} may not sign in at window {window}", 403)
         for number, other in self.windows.items():
             if other.staff == staff_id and number != window:
-                self._emit(ev.WINDOW_SIGNED_OUT, at, {"window": number}, node, staff_id)
+                self._close_window(other, at, node)
         self._emit(ev.WINDOW_SIGNED_IN, at, {"window": window}, node, staff_id)
-        return None
+        return self.windows[window]
 
     @command
-    def sign_out(self, window: int, at: float, *, node: str = "") -> list[Event]:
+    def sign_out(self, window: int, at: float, *, node: str = "") -> WindowState:
         self.window_config(window)
         state = self.windows[window]
         if state.staff:
-            self._emit(ev.WINDOW_SIGNED_OUT, at, {"window": window}, node, state.staff)
-        return None
+            self._close_window(state, at, node)
+        return state
+
+    def _close_window(self, state: WindowState, at: float, node: str) -> None:
+        """Sign a window out; its called or served citizen goes back to the head of the line, never stranded."""
+        if state.current is not None:
+            ticket = self.tickets[state.current]
+            if ticket.state in (TicketState.CALLED, TicketState.SERVING):
+                self._emit(ev.TICKET_RETURNED, at, {"ticket": ticket.id, "window": state.number,
+                                                    "reason": "window_closed"}, node, state.staff)
+        self._emit(ev.WINDOW_SIGNED_OUT, at, {"window": state.number}, node, state.staff)
 
     @command
-    def pause(self, window: int, at: float, *, reason: str = "", node: str = "") -> list[Event]:
+    def pause(self, window: int, at: float, *, reason: str = "", node: str = "") -> WindowState:
         self.window_config(window)
         state = self.windows[window]
         if not reason:
             raise QueueError("pause_reason_required", "暂停需要填写原因", "a pause needs a reason", 422)
         if not state.paused:
             self._emit(ev.WINDOW_PAUSED, at, {"window": window, "reason": reason}, node, state.staff)
-        return None
+        return state
 
     @command
-    def resume(self, window: int, at: float, *, node: str = "") -> list[Event]:
+    def resume(self, window: int, at: float, *, node: str = "") -> WindowState:
         self.window_config(window)
         state = self.windows[window]
         if state.paused:
             self._emit(ev.WINDOW_RESUMED, at, {"window": window}, node, state.staff)
-        return None
+        return state
 
     @command
-    def roll_over(self, at: float) -> list[Event]:
-        """Close the previous business day if ``at`` is in a new one (also done lazily by every command)."""
-        return None
+    def roll_over(self, at: float) -> None:
+        """Open the new business day if ``at`` is in one (also done by every command): the service's tick."""
+
+    @command
+    def pin_failed(self, window: int, staff_id: str, at: float, *, node: str = "") -> None:
+        """Record a wrong PIN (durably, so a restart does not reset the count; unknown ids count per node)."""
+        known = staff_id if staff_id in self._staff else ""
+        self._emit(ev.STAFF_PIN_FAILED, at, {"window": window}, node, known)
 
     # ---------------------------------------------------------------- calling helpers
     def _ready_window(self, window: int) -> WindowState:

@@ -26,11 +26,13 @@ TICKET_FINISHED = "ticket.finished"
 TICKET_TRANSFERRED = "ticket.transferred"
 TICKET_CANCELLED = "ticket.cancelled"
 TICKET_PRINTED = "ticket.printed"  # the kiosk's confirmation (or failure) of the paper ticket
+TICKET_RETURNED = "ticket.returned"  # its window closed while it was called or served: back to the line head
 # Windows and staff
 WINDOW_SIGNED_IN = "window.signed_in"
 WINDOW_SIGNED_OUT = "window.signed_out"
 WINDOW_PAUSED = "window.paused"
 WINDOW_RESUMED = "window.resumed"
+STAFF_PIN_FAILED = "staff.pin_failed"  # a wrong PIN at sign-in; counted per staff id and per node
 # Calendar
 DAY_ROLLED = "day.rolled"
 

@@ -7,7 +7,9 @@ decide, then emit events that come back through ``apply``.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from config.model import Hall, Service, Window
 from queue_server.engine import events as ev
@@ -23,6 +25,19 @@ from queue_server.engine.state import (
     WindowState,
     priority_rank,
 )
+
+PAST_DAYS_KEPT = 7  # closed days whose tickets stay readable (the status page behind a printed QR code)
+PIN_FAILURES_PER_STAFF = 5  # wrong PINs for one staff id within PIN_FAILURE_WINDOW_S before a lock
+PIN_FAILURES_PER_NODE = 10  # wrong PINs from one node (whatever staff id it tries) before a lock
+PIN_FAILURE_WINDOW_S = 300.0
+
+
+@dataclass(frozen=True)
+class PinLock:
+    """Sign-in is locked for a while: by too many wrong PINs for this staff id, or from this node."""
+
+    scope: str  # "staff" | "node"
+    retry_after_s: int
 
 
 class HallPicture:
@@ -41,11 +56,15 @@ class HallPicture:
         self.window_lines: dict[int, WaitingLine] = {w.number: WaitingLine() for w in hall.windows}
         self.day: str | None = None
         self.last_event_id = 0
+        self.last_at = 0.0  # the instant of the last event applied
         self._numbers: dict[str, int] = {}  # prefix → last number today
         self._issued: dict[str, int] = {}  # service → tickets issued today
         self._slot_issued: dict[tuple[str, int], int] = {}
         self._holders: dict[tuple[str, str], str] = {}  # (holder_key, service) → open ticket id
         self._active: dict[str, int] | None = None  # cache of active_windows, reset by window events
+        self.past: dict[str, Ticket] = {}  # tickets of the last PAST_DAYS_KEPT closed days, read-only
+        self._past_days: deque[list[str]] = deque()
+        self._pin_failures: dict[tuple[str, str], deque[float]] = {}  # ("staff"|"node", name) → instants
 
     # ================================================================ queries
     def ticket(self, ticket_id: str) -> Ticket:
@@ -53,6 +72,19 @@ class HallPicture:
         if ticket is None:
             raise not_found("号票", "ticket", "ticket_not_found")
         return ticket
+
+    def find_ticket(self, ticket_id: str) -> Ticket | None:
+        """Today's ticket, or one of a recently closed day (its ``day`` says which), for reading only."""
+        return self.tickets.get(ticket_id) or self.past.get(ticket_id)
+
+    def pin_lock(self, staff_id: str, node: str, at: float) -> PinLock | None:
+        """Whether sign-in is locked now for this staff id (known ids only) or from this node."""
+        for scope, name, allowed in (("staff", staff_id, PIN_FAILURES_PER_STAFF),
+                                     ("node", node, PIN_FAILURES_PER_NODE)):
+            recent = [t for t in self._pin_failures.get((scope, name), ()) if at - t < PIN_FAILURE_WINDOW_S]
+            if name and len(recent) >= allowed:
+                return PinLock(scope, max(1, int(PIN_FAILURE_WINDOW_S - (at - recent[-allowed])) + 1))
+        return None
 
     def service(self, code: str) -> Service:
         service = self._services.get(code)
@@ -116,6 +148,7 @@ class HallPicture:
             raise ValueError(f"event {event.id} has unknown type {event.type!r}")
         handler(self, event)
         self.last_event_id = event.id
+        self.last_at = event.at
 
     def _line_of(self, ticket: Ticket) -> WaitingLine:
         if ticket.target_window is not None:
@@ -144,7 +177,12 @@ class HallPicture:
             if ticket.state in OPEN_STATES or ticket.state is TicketState.SKIPPED:
                 self._close(ticket, TicketState.CANCELLED)
                 ticket.cancel_reason = "day_end"
-        self.tickets.clear()  # history stays in the event log; the live picture is today's
+        self._past_days.append(list(self.tickets))
+        self.past.update(self.tickets)  # the live picture is today's; the log keeps all history
+        while len(self._past_days) > PAST_DAYS_KEPT:
+            for ticket_id in self._past_days.popleft():
+                self.past.pop(ticket_id, None)
+        self.tickets = {}
         self.lines = {key: WaitingLine() for key in self.lines}
         self.window_lines = {key: WaitingLine() for key in self.window_lines}
         for number in self.windows:  # a new day starts with every window closed: staff sign in afresh
@@ -163,7 +201,7 @@ class HallPicture:
         ticket = Ticket(id=d["ticket"], number=d["number"], service=service.code, day=d["day"], priority=prio,
                         issued_at=e.at, queue_time=d["queue_time"], seq=e.id, holder_key=d["holder_key"],
                         holder_masked=d["holder_masked"], appointment_id=d["appointment_id"],
-                        rank=priority_rank(prio, self.hall.policy.green_first))
+                        rank=priority_rank(prio, self.hall.policy.green_first), issued_by=e.node)
         self.tickets[ticket.id] = ticket  # seq is the issue event's id: issue order across services, not the number
         self._numbers[service.prefix] = d["seq"]
         self._issued[service.code] = self._issued.get(service.code, 0) + 1
@@ -257,9 +295,30 @@ class HallPicture:
     def _on_printed(self, e: Event) -> None:
         self.tickets[e.data["ticket"]].printed = "printed" if e.data["ok"] else "failed"
 
+    def _on_returned(self, e: Event) -> None:
+        """Back to the line it was called from, with its queue time: at or near the head."""
+        ticket = self.tickets[e.data["ticket"]]
+        self._close(ticket, TicketState.WAITING)
+        ticket.window = None
+        ticket.staff = ""
+        ticket.called_at = None
+        ticket.started_at = None
+        ticket.recalls = 0
+        self._enqueue(ticket)
+
+    def _on_pin_failed(self, e: Event) -> None:
+        for key in (("staff", e.staff), ("node", e.node)):
+            if not key[1]:
+                continue
+            failures = self._pin_failures.setdefault(key, deque())
+            failures.append(e.at)
+            while failures and e.at - failures[0] >= PIN_FAILURE_WINDOW_S:
+                failures.popleft()
+
     def _on_signed_in(self, e: Event) -> None:
         self._active = None
         self.windows[e.data["window"]].staff = e.staff
+        self._pin_failures.pop(("staff", e.staff), None)
 
     def _on_signed_out(self, e: Event) -> None:
         self._active = None
@@ -288,6 +347,8 @@ _APPLY: dict[str, Callable[[HallPicture, Event], None]] = {
     ev.TICKET_TRANSFERRED: HallPicture._on_transferred,
     ev.TICKET_CANCELLED: HallPicture._on_cancelled,
     ev.TICKET_PRINTED: HallPicture._on_printed,
+    ev.TICKET_RETURNED: HallPicture._on_returned,
+    ev.STAFF_PIN_FAILED: HallPicture._on_pin_failed,
     ev.WINDOW_SIGNED_IN: HallPicture._on_signed_in,
     ev.WINDOW_SIGNED_OUT: HallPicture._on_signed_out,
     ev.WINDOW_PAUSED: HallPicture._on_paused,

@@ -46,7 +46,7 @@ def priority_rank(priority: Priority, green_first: bool) -> int:
     return 0
 
 
-@dataclass
+@dataclass(slots=True)
 class Ticket:
     """One place in a queue; ``holder_key`` is an HMAC of the ID number, never the number itself."""
 
@@ -76,6 +76,7 @@ class Ticket:
     printed: str = "pending"  # pending | printed | failed
     cancel_reason: str = ""
     rank: int = 1
+    issued_by: str = ""  # the node that issued it: only that kiosk (or a manager) reports its printing
 
     @property
     def sort_key(self) -> tuple[int, float, int]:

@@ -203,6 +203,21 @@ async def sign_in(session: Any, server: ServerProcess, number: int) -> None:
         assert answer.status == 200, await answer.text()
 
 
+async def all_tickets(session: Any, server: ServerProcess, headers: dict[str, str], **query: str,
+                      ) -> list[dict[str, Any]]:
+    """Every ticket of GET /api/v1/tickets, following the ``next`` cursor page by page."""
+    out: list[dict[str, Any]] = []
+    params = dict(query)
+    while True:
+        async with session.get(f"{server.url}/api/v1/tickets", headers=headers, params=params) as answer:
+            assert answer.status == 200, await answer.text()
+            page = await answer.json()
+        out += page["tickets"]
+        if page["next"] is None:
+            return out
+        params["after"] = page["next"]
+
+
 async def read_log(session: Any, server: ServerProcess, after: int = 0,
                    until: int | None = None) -> list[dict[str, Any]]:
     """The event log after ``after`` up to ``until`` (default: the last durable id now), over the WebSocket."""

@@ -13,6 +13,7 @@ import pytest
 
 from tests.integration.server_support import (
     ServerProcess,
+    all_tickets,
     error_code,
     health,
     kiosk,
@@ -96,8 +97,7 @@ async def test_twenty_windows_call_every_ticket_exactly_once(server: ServerProce
         assert {e["data"]["ticket"] for e in log if e["type"] == "ticket.issued"} == set(issued)
 
         # And so does the ticket list.
-        async with session.get(f"{server.url}/api/v1/tickets", headers=window(1)) as answer:
-            listed = (await answer.json())["tickets"]
+        listed = await all_tickets(session, server, window(1))
         assert {t["id"] for t in listed} == set(issued)
         assert all(t["state"] == "finished" for t in listed)
         windows_by_id = {body["id"]: n for n, body in calls}

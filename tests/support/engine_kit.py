@@ -78,20 +78,16 @@ class Recorder:
         self.log: list[Event] = []
 
     def do(self, command: str, *args: Any, **kwargs: Any) -> Any:
-        """Run ``engine.<command>``; returns its result without the events list (or raises its QueueError)."""
+        """Run ``engine.<command>``; returns its outcome (or raises its QueueError), keeping the events."""
         from queue_server.engine.errors import QueueError
 
         try:
-            result = getattr(self.engine, command)(*args, **kwargs)
+            decision = getattr(self.engine, command)(*args, **kwargs)
         except QueueError as err:
             self.log.extend(err.events)
             raise
-        if isinstance(result, list):
-            self.log.extend(result)
-            return None
-        *values, events = result
-        self.log.extend(events)
-        return values[0] if len(values) == 1 else tuple(values)
+        self.log.extend(decision.events)
+        return decision.outcome
 
 
 def with_service(hall: Hall, code: str, **changes: Any) -> Hall:

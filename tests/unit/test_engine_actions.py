@@ -17,7 +17,7 @@ from tests.support.engine_kit import Clock, Recorder, has_cjk, new_engine
 def called_at_window_1(engine: QueueEngine, clock: Clock, service: str = "A01") -> Ticket:
     engine.sign_in(1, "s1", clock())
     engine.issue(service, clock())
-    return engine.call_next(1, clock())[0]
+    return engine.call_next(1, clock()).outcome
 
 
 def refused(code: str, command: Callable[..., Any], *args: Any, **kwargs: Any) -> QueueError:
@@ -45,13 +45,13 @@ def test_requeue_within_the_window_keeps_the_queue_time() -> None:
     engine, clock = new_engine(), Clock()
     ticket = called_at_window_1(engine, clock)
     queued_at = ticket.queue_time
-    later = engine.issue("A01", clock())[0]
+    later = engine.issue("A01", clock()).outcome.ticket
     engine.act("skip", ticket.id, clock(), window=1)
     assert engine.windows[1].current is None and ticket.id not in engine.lines[("A01", 1)]
     engine.act("requeue", ticket.id, clock(29 * 60), node="kiosk-1")
     assert ticket.state is TicketState.WAITING and ticket.queue_time == queued_at and ticket.window is None
     assert engine.ahead_of(later) == 1
-    assert engine.call_next(1, clock())[0].id == ticket.id
+    assert engine.call_next(1, clock()).outcome.id == ticket.id
 
 
 def test_requeue_after_the_window_is_refused() -> None:
@@ -75,7 +75,7 @@ def test_requeue_beyond_the_limit_is_refused() -> None:
 
 def test_requeue_of_a_ticket_that_was_not_skipped_is_invalid() -> None:
     engine, clock = new_engine(), Clock()
-    ticket = engine.issue("A01", clock())[0]
+    ticket = engine.issue("A01", clock()).outcome.ticket
     err = refused("invalid_state", engine.act, "requeue", ticket.id, clock())
     assert err.details == {"state": "等候中"}
 
@@ -84,7 +84,7 @@ def test_requeue_of_a_ticket_that_was_not_skipped_is_invalid() -> None:
                                                   ("finish", "等候中")])
 def test_actions_from_waiting_are_invalid(action: str, state_zh: str) -> None:
     engine, clock = new_engine(), Clock()
-    ticket = engine.issue("A01", clock())[0]
+    ticket = engine.issue("A01", clock()).outcome.ticket
     err = refused("invalid_state", engine.act, action, ticket.id, clock(), window=1)
     assert err.details == {"state": state_zh} and ticket.number in err.message_zh
 
@@ -164,7 +164,7 @@ def test_calling_a_specific_ticket() -> None:
 
 def test_calling_a_ticket_the_window_does_not_serve_is_refused() -> None:
     engine, clock = new_engine(), Clock()
-    ticket = engine.issue("A01", clock())[0]
+    ticket = engine.issue("A01", clock()).outcome.ticket
     engine.sign_in(4, "s4", clock())  # dedicated B window
     refused("not_served_here", engine.call, ticket.id, 4, clock())
     assert ticket.state is TicketState.WAITING
@@ -172,7 +172,7 @@ def test_calling_a_ticket_the_window_does_not_serve_is_refused() -> None:
 
 def test_calling_a_ticket_targeted_at_another_window_is_refused() -> None:
     engine, clock = new_engine(), Clock()
-    ticket = engine.issue("A01", clock())[0]
+    ticket = engine.issue("A01", clock()).outcome.ticket
     engine.act("transfer", ticket.id, clock(), to_window=2)
     engine.sign_in(1, "s1", clock())
     refused("not_served_here", engine.call, ticket.id, 1, clock())
@@ -206,7 +206,7 @@ def test_cancel_a_called_ticket_frees_the_window() -> None:
 
 def test_transfer_needs_a_target_and_a_serving_window() -> None:
     engine, clock = new_engine(), Clock()
-    ticket = engine.issue("A01", clock())[0]
+    ticket = engine.issue("A01", clock()).outcome.ticket
     refused("transfer_target_missing", engine.act, "transfer", ticket.id, clock())
     refused("not_served_here", engine.act, "transfer", ticket.id, clock(), to_window=4)  # dedicated B window
     refused("unknown_service", engine.act, "transfer", ticket.id, clock(), to_service="Z99")
@@ -216,5 +216,5 @@ def test_transfer_needs_a_target_and_a_serving_window() -> None:
 def test_unknown_ticket_and_action_are_refused() -> None:
     engine, clock = new_engine(), Clock()
     refused("ticket_not_found", engine.act, "start", "nope", clock())
-    ticket = engine.issue("A01", clock())[0]
+    ticket = engine.issue("A01", clock()).outcome.ticket
     refused("unknown_action", engine.act, "teleport", ticket.id, clock())

@@ -12,7 +12,7 @@ from tests.support.engine_kit import Clock, Recorder, new_engine
 
 def serve_next(engine: QueueEngine, window: int, clock: Clock) -> Ticket:
     """Call the next ticket and start it, so the following call_next finishes it implicitly."""
-    ticket = engine.call_next(window, clock())[0]
+    ticket = engine.call_next(window, clock()).outcome
     engine.act("start", ticket.id, clock(), window=window)
     return ticket
 
@@ -42,15 +42,15 @@ def test_green_channel_goes_first() -> None:
 def test_checked_in_appointment_goes_first() -> None:
     engine, clock = new_engine(), Clock()
     engine.issue("A01", clock())
-    booked = engine.issue("C01", clock(), priority="appointment", holder_key="h1")[0]
+    booked = engine.issue("C01", clock(), priority="appointment", holder_key="h1").outcome.ticket
     engine.sign_in(1, "s1", clock())
-    assert engine.call_next(1, clock())[0].id == booked.id
+    assert engine.call_next(1, clock()).outcome.id == booked.id
 
 
 def test_green_and_appointment_tickets_share_one_oldest_first_order() -> None:
     engine, clock = new_engine(), Clock()
-    green = engine.issue("A01", clock(), priority="green")[0]
-    booked = engine.issue("C01", clock(), priority="appointment", holder_key="h1")[0]
+    green = engine.issue("A01", clock(), priority="green").outcome.ticket
+    booked = engine.issue("C01", clock(), priority="appointment", holder_key="h1").outcome.ticket
     engine.sign_in(1, "s1", clock())
     assert [serve_next(engine, 1, clock).id for _ in range(2)] == [green.id, booked.id]
 
@@ -114,16 +114,16 @@ def test_a_window_targeted_ticket_is_not_called_elsewhere() -> None:
     engine, clock = new_engine(), Clock()
     engine.sign_in(1, "s1", clock())
     engine.sign_in(3, "s3", clock())
-    matter = engine.issue("A01", clock())[0]
+    matter = engine.issue("A01", clock()).outcome.ticket
     engine.act("transfer", matter.id, clock(), to_window=2)
-    later = engine.issue("A01", clock())[0]
-    assert engine.call_next(1, clock())[0].id == later.id
+    later = engine.issue("A01", clock()).outcome.ticket
+    assert engine.call_next(1, clock()).outcome.id == later.id
     assert matter.state is TicketState.WAITING
 
 
 def test_transferred_ticket_keeps_its_queue_time() -> None:
     engine, clock = new_engine(), Clock()
-    matter = engine.issue("A01", clock())[0]
+    matter = engine.issue("A01", clock()).outcome.ticket
     queued_at = matter.queue_time
     for _ in range(3):
         engine.issue("B01", clock())
@@ -134,7 +134,7 @@ def test_transferred_ticket_keeps_its_queue_time() -> None:
     engine.act("transfer", matter.id, clock(), window=1, to_service="B01")
     assert matter.service == "B01" and matter.queue_time == queued_at and matter.number == "A001"
     assert engine.ahead_of(matter) == 0  # ahead of B001, which came later
-    assert engine.call_next(4, clock())[0].id == matter.id
+    assert engine.call_next(4, clock()).outcome.id == matter.id
 
 
 def test_starvation_bound_calls_an_overtaken_head_next() -> None:
@@ -165,7 +165,7 @@ def test_starvation_bound_reason_is_recorded() -> None:
 
 def test_overtakes_count_only_at_windows_that_serve_the_ticket() -> None:
     engine, clock = new_engine(max_bypass=1), Clock()
-    waiting_a = engine.issue("A01", clock())[0]
+    waiting_a = engine.issue("A01", clock()).outcome.ticket
     engine.issue("B01", clock())
     engine.issue("B01", clock())
     engine.sign_in(4, "s4", clock())  # the B-only window overtakes A001 without serving it
@@ -177,8 +177,8 @@ def test_overtakes_count_only_at_windows_that_serve_the_ticket() -> None:
 def test_overtakes_by_an_older_ticket_do_not_count() -> None:
     engine, clock = new_engine(max_bypass=1), Clock()
     engine.issue("A01", clock())
-    older_b = engine.issue("B01", clock())[0]
-    later_a = engine.issue("A01", clock())[0]
+    older_b = engine.issue("B01", clock()).outcome.ticket
+    later_a = engine.issue("A01", clock()).outcome.ticket
     engine.sign_in(1, "s1", clock())
     assert serve_next(engine, 1, clock).number == "A001"  # older than B001: no overtake
     assert older_b.bypassed == 0
@@ -191,9 +191,9 @@ def test_tickets_issued_at_the_same_instant_keep_their_issue_order_across_servic
     engine.sign_in(1, "s1", clock())
     engine.sign_in(2, "s2", clock())
     same_instant = clock()
-    older_b = engine.issue("B01", same_instant)[0]
+    older_b = engine.issue("B01", same_instant).outcome.ticket
     engine.issue("A01", same_instant)
     engine.issue("A01", same_instant)
-    assert engine.call_next(1, clock())[0].number == "A001"  # round robin: A weighs 2; B001 is overtaken once
+    assert engine.call_next(1, clock()).outcome.number == "A001"  # round robin: A weighs 2; B001 is overtaken once
     assert older_b.bypassed == 1
-    assert engine.call_next(2, clock())[0].id == older_b.id  # the bound (1) is reached: B001 before A002
+    assert engine.call_next(2, clock()).outcome.id == older_b.id  # the bound (1) is reached: B001 before A002

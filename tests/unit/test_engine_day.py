@@ -77,8 +77,8 @@ def test_yesterdays_ticket_is_not_called_today() -> None:
 
 def test_yesterdays_holder_may_take_a_ticket_today() -> None:
     engine = new_engine()
-    monday = engine.issue("C01", at(MONDAY, "10:00"), holder_key="h1")[0]
-    tuesday, existing, _ = engine.issue("C01", at(TUESDAY, "10:00"), holder_key="h1")
+    monday = engine.issue("C01", at(MONDAY, "10:00"), holder_key="h1").outcome.ticket
+    tuesday, existing = engine.issue("C01", at(TUESDAY, "10:00"), holder_key="h1").outcome
     assert not existing and tuesday.id != monday.id and tuesday.number == "C001"
 
 
@@ -106,9 +106,9 @@ def test_the_day_turns_at_local_midnight_not_utc() -> None:
 
 def test_roll_over_command_closes_the_day_without_other_changes() -> None:
     engine = new_engine()
-    ticket = engine.issue("A01", at(MONDAY, "10:00"))[0]
-    assert engine.roll_over(at(MONDAY, "23:00")) == []
-    events = engine.roll_over(at(TUESDAY, "00:00:01"))
+    ticket = engine.issue("A01", at(MONDAY, "10:00")).outcome.ticket
+    assert engine.roll_over(at(MONDAY, "23:00")).events == []
+    events = engine.roll_over(at(TUESDAY, "00:00:01")).events
     assert [e.type for e in events] == [ev.DAY_ROLLED]
     assert ticket.state is TicketState.CANCELLED and not engine.tickets
 

@@ -26,7 +26,7 @@ def refused(service: str, day: str, clock: str, hall: Hall | None = None, **kwar
 
 
 def issued(service: str, day: str, clock: str, hall: Hall | None = None, **kwargs: str) -> str:
-    return new_engine(hall).issue(service, at(day, clock), **kwargs)[0].number
+    return new_engine(hall).issue(service, at(day, clock), **kwargs).outcome.ticket.number
 
 
 def test_before_opening_says_when_it_opens() -> None:

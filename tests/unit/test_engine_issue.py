@@ -23,28 +23,28 @@ def refusal(excinfo: pytest.ExceptionInfo[QueueError], code: str) -> QueueError:
 
 def test_numbers_run_from_001_per_service_independently() -> None:
     engine, clock = new_engine(), Clock()
-    numbers = [engine.issue(code, clock())[0].number for code in ("A01", "A01", "B01", "A01", "B01")]
+    numbers = [engine.issue(code, clock()).outcome.ticket.number for code in ("A01", "A01", "B01", "A01", "B01")]
     assert numbers == ["A001", "A002", "B001", "A003", "B002"]
 
 
 def test_numbers_widen_past_999_without_a_duplicate() -> None:
     engine, clock = new_engine(), Clock(clock="10:30")  # outside A01's 09:00-10:00 slot quota
-    numbers = [engine.issue("A01", clock(0.01))[0].number for _ in range(1002)]
+    numbers = [engine.issue("A01", clock(0.01)).outcome.ticket.number for _ in range(1002)]
     assert numbers[998:] == ["A999", "A1000", "A1001", "A1002"]
     assert len(set(numbers)) == len(numbers)
 
 
 def test_widened_numbers_are_called_after_a999_not_sorted_as_text() -> None:
     engine, clock = new_engine(), Clock(clock="10:30")
-    tickets = [engine.issue("A01", clock(0.01))[0] for _ in range(1001)]
+    tickets = [engine.issue("A01", clock(0.01)).outcome.ticket for _ in range(1001)]
     for ticket in tickets[:998]:
         engine.act("cancel", ticket.id, clock(0.01))
     engine.sign_in(1, "s1", clock())
-    first = engine.call_next(1, clock())[0]
+    first = engine.call_next(1, clock()).outcome
     engine.act("start", first.id, clock())
-    second = engine.call_next(1, clock())[0]
+    second = engine.call_next(1, clock()).outcome
     engine.act("start", second.id, clock())
-    third = engine.call_next(1, clock())[0]
+    third = engine.call_next(1, clock()).outcome
     assert [first.number, second.number, third.number] == ["A999", "A1000", "A1001"]
 
 
@@ -57,14 +57,14 @@ def test_daily_quota_refuses_with_its_code_and_words() -> None:
     err = refusal(excinfo, "daily_quota_reached")
     assert "号源已满" in err.message_zh and "2 tickets" in err.message_en
     assert err.details == {"quota": 2}
-    assert engine.issue("B01", clock())[0].number == "B001"  # other services are not affected
+    assert engine.issue("B01", clock()).outcome.ticket.number == "B001"  # other services are not affected
 
 
 def test_daily_quota_counts_cancelled_tickets_and_ignores_reprints() -> None:
     hall = with_service(small_hall(), "C01", daily_quota=2)
     engine, clock = new_engine(hall), Clock(clock="10:30")
-    first = engine.issue("C01", clock(), holder_key="h1")[0]
-    again, existing, _ = engine.issue("C01", clock(), holder_key="h1")
+    first = engine.issue("C01", clock(), holder_key="h1").outcome.ticket
+    again, existing = engine.issue("C01", clock(), holder_key="h1").outcome
     assert existing and again is first  # a reprint takes no quota
     engine.act("cancel", first.id, clock())
     engine.issue("C01", clock(), holder_key="h2")
@@ -82,7 +82,7 @@ def test_slot_quota_refuses_inside_the_slot_only() -> None:
         engine.issue("A01", at(MONDAY, "09:59"))
     err = refusal(excinfo, "slot_quota_reached")
     assert "09:00-10:00" in err.message_zh and err.details == {"slot": "09:00-10:00", "quota": 2}
-    assert engine.issue("A01", at(MONDAY, "10:00"))[0].number == "A003"  # the next hour has no slot quota
+    assert engine.issue("A01", at(MONDAY, "10:00")).outcome.ticket.number == "A003"  # the next hour has no slot quota
 
 
 def test_real_name_service_needs_a_holder_key() -> None:
@@ -90,7 +90,7 @@ def test_real_name_service_needs_a_holder_key() -> None:
     with pytest.raises(QueueError) as excinfo:
         engine.issue("C01", clock())
     refusal(excinfo, "real_name_required")
-    ticket = engine.issue("C01", clock(), holder_key="hmac-1", holder_masked="张*")[0]
+    ticket = engine.issue("C01", clock(), holder_key="hmac-1", holder_masked="张*").outcome.ticket
     assert ticket.number == "C001" and ticket.holder_masked == "张*"
 
 
@@ -106,8 +106,8 @@ def test_second_issue_for_the_same_holder_and_service_returns_the_open_ticket() 
 
 def test_holder_gets_a_new_ticket_for_another_service() -> None:
     engine, clock = new_engine(), Clock()
-    first = engine.issue("C01", clock(), holder_key="h1")[0]
-    other, existing, _ = engine.issue("A01", clock(), holder_key="h1")
+    first = engine.issue("C01", clock(), holder_key="h1").outcome.ticket
+    other, existing = engine.issue("A01", clock(), holder_key="h1").outcome
     assert not existing and other.id != first.id and other.number == "A001"
 
 
@@ -115,14 +115,14 @@ def test_holder_gets_a_new_ticket_for_another_service() -> None:
 def test_holder_gets_a_new_ticket_once_the_old_one_is_closed(close: str) -> None:
     engine, clock = new_engine(), Clock()
     engine.sign_in(1, "s1", clock())
-    first = engine.issue("C01", clock(), holder_key="h1")[0]
+    first = engine.issue("C01", clock(), holder_key="h1").outcome.ticket
     if close == "finish":
         engine.call_next(1, clock())
         engine.act("start", first.id, clock(), window=1)
         engine.act("finish", first.id, clock(), window=1)
     else:
         engine.act("cancel", first.id, clock())
-    second, existing, _ = engine.issue("C01", clock(), holder_key="h1")
+    second, existing = engine.issue("C01", clock(), holder_key="h1").outcome
     assert not existing and second.number == "C002"
 
 
@@ -131,7 +131,7 @@ def test_appointment_priority_is_refused_where_no_appointments_are_taken() -> No
     with pytest.raises(QueueError) as excinfo:
         engine.issue("A01", clock(), priority="appointment")
     refusal(excinfo, "appointments_not_taken")
-    ticket = engine.issue("C01", clock(), priority="appointment", holder_key="h1", appointment_id="ap-7")[0]
+    ticket = engine.issue("C01", clock(), priority="appointment", holder_key="h1", appointment_id="ap-7").outcome.ticket
     assert ticket.priority is Priority.APPOINTMENT and ticket.rank == 0 and ticket.appointment_id == "ap-7"
 
 
@@ -147,13 +147,13 @@ def test_unknown_priority_and_service_are_refused() -> None:
 
 def test_people_ahead_count_green_tickets_ahead_of_a_normal_one() -> None:
     engine, clock = new_engine(), Clock()
-    first = engine.issue("A01", clock())[0]
-    second = engine.issue("A01", clock())[0]
-    green = engine.issue("A01", clock(), priority="green")[0]
+    first = engine.issue("A01", clock()).outcome.ticket
+    second = engine.issue("A01", clock()).outcome.ticket
+    green = engine.issue("A01", clock(), priority="green").outcome.ticket
     assert engine.ahead_of(green) == 0
     assert engine.ahead_of(first) == 1  # the later green ticket goes first
     assert engine.ahead_of(second) == 2
-    assert engine.ahead_of(engine.issue("B01", clock())[0]) == 0  # other services' lines do not count
+    assert engine.ahead_of(engine.issue("B01", clock()).outcome.ticket) == 0  # other services' lines do not count
 
 
 def test_estimated_wait_divides_by_active_windows() -> None:
@@ -193,33 +193,33 @@ def test_issued_event_carries_node_number_service_and_day() -> None:
 def test_requeue_is_refused_when_the_holder_took_a_new_ticket_meanwhile() -> None:
     engine, clock = new_engine(), Clock()
     engine.sign_in(1, "s1", clock())
-    skipped = engine.issue("C01", clock(), holder_key="h1")[0]
+    skipped = engine.issue("C01", clock(), holder_key="h1").outcome.ticket
     engine.call_next(1, clock())
     engine.act("skip", skipped.id, clock(), window=1)
-    fresh, existing, _ = engine.issue("C01", clock(), holder_key="h1")  # the holder came back and took a number
+    fresh, existing = engine.issue("C01", clock(), holder_key="h1").outcome  # the holder came back and took a number
     assert not existing
     with pytest.raises(QueueError) as excinfo:
         engine.act("requeue", skipped.id, clock())
     err = refusal(excinfo, "holder_has_ticket")
     assert err.details == {"ticket": fresh.id, "number": fresh.number}
     assert skipped.state is TicketState.SKIPPED
-    assert engine.issue("C01", clock(), holder_key="h1")[0].id == fresh.id
+    assert engine.issue("C01", clock(), holder_key="h1").outcome.ticket.id == fresh.id
 
 
 def test_transfer_is_refused_onto_a_service_the_holder_already_queues_for() -> None:
     engine, clock = new_engine(), Clock()
-    queued = engine.issue("C01", clock(), holder_key="h1")[0]
-    other = engine.issue("A01", clock(), holder_key="h1")[0]
+    queued = engine.issue("C01", clock(), holder_key="h1").outcome.ticket
+    other = engine.issue("A01", clock(), holder_key="h1").outcome.ticket
     with pytest.raises(QueueError) as excinfo:
         engine.act("transfer", other.id, clock(), to_service="C01")
     assert refusal(excinfo, "holder_has_ticket").details == {"ticket": queued.id, "number": queued.number}
     assert other.service == "A01" and other.state is TicketState.WAITING
     engine.act("transfer", other.id, clock(), to_service="B01")  # another service is fine
-    assert engine.issue("B01", clock(), holder_key="h1")[0].id == other.id
+    assert engine.issue("B01", clock(), holder_key="h1").outcome.ticket.id == other.id
 
 
 def test_transfer_to_a_window_within_the_same_service_is_not_a_duplicate() -> None:
     engine, clock = new_engine(), Clock()
-    ticket = engine.issue("C01", clock(), holder_key="h1")[0]
+    ticket = engine.issue("C01", clock(), holder_key="h1").outcome.ticket
     engine.act("transfer", ticket.id, clock(), to_window=2)
-    assert ticket.target_window == 2 and engine.issue("C01", clock(), holder_key="h1")[0].id == ticket.id
+    assert ticket.target_window == 2 and engine.issue("C01", clock(), holder_key="h1").outcome.ticket.id == ticket.id

@@ -23,7 +23,7 @@ def test_call_next_needs_a_signed_in_window() -> None:
 
 def test_a_paused_window_cannot_call_and_says_why() -> None:
     engine, clock = new_engine(), Clock()
-    ticket = engine.issue("A01", clock())[0]
+    ticket = engine.issue("A01", clock()).outcome.ticket
     engine.sign_in(1, "s1", clock())
     engine.pause(1, clock(), reason="系统维护")
     for command, args in ((engine.call_next, (1, clock())), (engine.call, (ticket.id, 1, clock()))):
@@ -31,7 +31,7 @@ def test_a_paused_window_cannot_call_and_says_why() -> None:
             command(*args)
         assert excinfo.value.code == "window_paused" and "系统维护" in excinfo.value.message_zh
     engine.resume(1, clock())
-    assert engine.call_next(1, clock())[0].id == ticket.id
+    assert engine.call_next(1, clock()).outcome.id == ticket.id
 
 
 def test_pause_needs_a_reason() -> None:
