@@ -84,6 +84,7 @@ def main() -> None:
     sim = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "devices", "simulate", "ticket_printer", "--port", "0"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     try:
+        assert sim.stdout is not None  # piped
         url = sim.stdout.readline().strip()
         host, port = url.removeprefix("escpos+tcp://").split(":")
         data = build_ticket(LAYOUT)

@@ -152,8 +152,8 @@ def _hours(r: Reader, data: dict[str, Any]) -> HallHours:
             days.append(day)
     holidays = r.dates(t, "hours", "holidays")
     workdays = r.dates(t, "hours", "workdays")
-    for day in sorted(set(holidays) & set(workdays)):
-        r.problem("hours.workdays", f"{day} is both a holiday and a make-up workday")
+    for date in sorted(set(holidays) & set(workdays)):
+        r.problem("hours.workdays", f"{date} is both a holiday and a make-up workday")
     return HallHours(weekdays, extended, weekend, tuple(days), holidays, workdays)
 
 
@@ -410,6 +410,7 @@ def _bounded(r: Reader, data: dict[str, Any], section: str, cls: type, bounds: d
         if name not in t:
             continue
         if field.type == "bool":
+            assert isinstance(field.default, bool), f"{cls.__name__}.{name}: a bool setting needs a default"
             values[name] = r.boolean(t, section, name, field.default)
         elif field.type == "int":
             values[name] = r.integer(t, section, name, low=bounds[name][0], high=bounds[name][1])

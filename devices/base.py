@@ -12,7 +12,7 @@ import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from devices.errors import DeviceDisconnected, DeviceError, DeviceTimeout
 from devices.faults import Fault
@@ -137,7 +137,7 @@ class Device:
             _OPEN.discard(self)
             self._report(DeviceStatus(DeviceState.DISCONNECTED, "closed"), quiet=True)
 
-    async def __aenter__(self) -> Device:
+    async def __aenter__(self) -> Self:
         await self.open()
         return self
 

@@ -45,8 +45,9 @@ class Fault(StrEnum):
     @classmethod
     def parse(cls, name: str) -> Fault:
         """Look a fault up by its name, with an error that lists the known ones."""
-        try:
-            return cls(name.lower())
-        except ValueError:
-            known = ", ".join(f.value for f in cls)
-            raise ValueError(f"unknown fault {name!r}; known faults: {known}") from None
+        wanted = name.lower()
+        for fault in cls:  # not cls(wanted): the two-argument __new__ would make that call ill-typed
+            if fault.value == wanted:
+                return fault
+        known = ", ".join(f.value for f in cls)
+        raise ValueError(f"unknown fault {name!r}; known faults: {known}")

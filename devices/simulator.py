@@ -11,7 +11,7 @@ import logging
 import weakref
 from collections import Counter
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from devices.faults import Fault
 from devices.transport.link import Link, PtyLink, TcpLink
@@ -77,7 +77,7 @@ class Simulator:
         await self.link.stop()
         _RUNNING.discard(self)
 
-    async def __aenter__(self) -> Simulator:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

@@ -31,12 +31,16 @@ OPEN_TIMEOUT_S = 2.0
 
 
 class BusMember(Protocol):
-    """What the poller needs from a device on the line (BusDevice implements it)."""
+    """What the poller needs from a device on the line (BusDevice implements it); it only reads these."""
 
-    bus_address: int
-    timeout_s: float
-    poll_interval_s: float
-    down_poll_s: float
+    @property
+    def bus_address(self) -> int: ...
+    @property
+    def timeout_s(self) -> float: ...
+    @property
+    def poll_interval_s(self) -> float: ...
+    @property
+    def down_poll_s(self) -> float: ...
 
     async def bus_poll(self, bus: BusPoller) -> None: ...
     def bus_missed(self, err: DeviceError, misses: int) -> None: ...

@@ -391,9 +391,9 @@ class BusSimulator(Simulator):
             if function == fr.WRITE_SINGLE and request.start == rg.ACK_SEQ and self._on(
                     Fault.DUPLICATE_EVENT, address, function):
                 device.duplicate_next_ack = True
-            code = device.write(request.start, request.values)
-            if code is not None:
-                reply = fr.exception_reply(address, function, code)
+            refused = device.write(request.start, request.values)
+            if refused is not None:
+                reply = fr.exception_reply(address, function, refused)
             elif function == fr.WRITE_SINGLE:
                 reply = fr.write_single_reply(address, request.start, request.values[0])
             else:

@@ -62,7 +62,8 @@ def printer_status(printer: dict[str, list[Any]], queue: str) -> DeviceStatus:
     message = str((printer.get("printer-state-message") or [""])[0] or "")
     reasons = [str(r) for r in printer.get("printer-state-reasons", []) if r and r != "none"]
     accepting = bool((printer.get("printer-is-accepting-jobs") or [True])[0])
-    details = {"printer_state": PRINTER_STATES.get(state, f"unknown ({state})"), "reasons": reasons,
+    state_words = PRINTER_STATES.get(state, f"unknown ({state})")
+    details = {"printer_state": state_words, "reasons": reasons,
                "message": message, "accepting_jobs": accepting, "paper": _paper(reasons, message).value}
     said = message or ", ".join(reasons) or "no reason given"
     if state == 5:
@@ -78,7 +79,7 @@ def printer_status(printer: dict[str, list[Any]], queue: str) -> DeviceStatus:
     if errors:
         return DeviceStatus(DeviceState.FAULT, f"printer reports {', '.join(errors)}: {said}", details=details)
     if state in (3, 4):
-        return DeviceStatus(DeviceState.READY, details["printer_state"], details=details)
+        return DeviceStatus(DeviceState.READY, state_words, details=details)
     return DeviceStatus(DeviceState.FAULT, f"CUPS reports an unknown printer-state {state}", details=details)
 
 

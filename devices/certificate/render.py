@@ -15,7 +15,6 @@ import copy
 import datetime as dt
 import logging
 import threading
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,18 +133,20 @@ class FontBook:
 
     def _proto(self, face: FontFile) -> TTFFont:
         with self._lock:
-            proto = self._protos.get(face)
-            if proto is None:
-                if not face.path.is_file():
-                    raise UnprintableText(f"font file {face.path} is missing; install fonts-noto-cjk and "
-                                          "fonts-wqy-zenhei (bash .ci/setup)")
-                scratch = FPDF()
-                scratch.add_font(face.family, face.style, str(face.path), collection_font_number=face.index)
-                proto = scratch.fonts[face.family + face.style]
-                self._names[face] = proto.ttfont["name"].getBestFullName()  # "Noto Sans CJK SC", for messages
-                proto.ttfont.close()  # every document opens its own handle; the tables we keep are parsed
-                self._protos[face] = proto
-                log.debug("parsed font %s face %d (%s)", face.path, face.index, proto.name)
+            cached = self._protos.get(face)
+            if cached is not None:
+                return cached
+            if not face.path.is_file():
+                raise UnprintableText(f"font file {face.path} is missing; install fonts-noto-cjk and "
+                                      "fonts-wqy-zenhei (bash .ci/setup)")
+            scratch = FPDF()
+            scratch.add_font(face.family, face.style, str(face.path), collection_font_number=face.index)
+            proto = scratch.fonts[face.family + face.style]
+            assert isinstance(proto, TTFFont)  # a font added from a file is always a TrueType one
+            self._names[face] = proto.ttfont["name"].getBestFullName()  # "Noto Sans CJK SC", for messages
+            proto.ttfont.close()  # every document opens its own handle; the tables we keep are parsed
+            self._protos[face] = proto
+            log.debug("parsed font %s face %d (%s)", face.path, face.index, proto.name)
             return proto
 
     def font_name(self, face: FontFile) -> str:
@@ -181,7 +182,7 @@ class FontBook:
         font = copy.copy(proto)
         font.i = len(pdf.fonts) + 1
         font.ttfont = ttLib.TTFont(str(face.path), recalcTimestamp=False, fontNumber=face.index, lazy=True)
-        font.cw = defaultdict(proto.cw.default_factory, proto.cw)
+        font.cw = proto.cw.copy()  # a defaultdict: its copy keeps the default width
         font.glyph_ids = dict(proto.glyph_ids)
         font.missing_glyphs = []
         font.biggest_size_pt = 0

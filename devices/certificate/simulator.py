@@ -23,8 +23,9 @@ import shutil
 import signal
 import socket
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from pathlib import Path
+from typing import Any
 
 from devices.errors import DeviceError
 from devices.faults import Fault
@@ -297,8 +298,8 @@ class CupsSimulator(Simulator):
         while self._tasks:
             await asyncio.gather(*list(self._tasks))
 
-    def _background(self, coro: object) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

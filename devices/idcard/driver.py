@@ -58,6 +58,8 @@ class IdCardReader(Device):
     def __init__(self, address: DeviceAddress | str, **kwargs: Any) -> None:
         super().__init__(address, **kwargs)
         self._stream: ByteStream | None = None
+        #: the exchange under way (its answer so far), so a read cut by its deadline can say what it cut
+        self._in_flight: tuple[Command, ResponseParser | None] | None = None
         self.baudrate = int(self.address.option("baudrate", 115200))
 
     # ---- link ----------------------------------------------------------------------------------------
@@ -109,6 +111,7 @@ class IdCardReader(Device):
             raise DeviceDisconnected(f"{self.describe()} is not connected")
         last: DeviceError | None = None
         for attempt in range(1 + self.retries):
+            self._in_flight = (command, None)
             await stream.discard_input()
             await stream.write(command.frame)
             try:
@@ -121,6 +124,7 @@ class IdCardReader(Device):
 
     async def _read_response(self, stream: ByteStream, command: Command) -> Response:
         parser = ResponseParser()
+        self._in_flight = (command, parser)
         loop = asyncio.get_running_loop()
         timeout_s = self._timeout(command)
         deadline = loop.time() + timeout_s
@@ -209,8 +213,10 @@ class IdCardReader(Device):
                    extra_address: bool = False) -> IdCardRecord:
         """Wait up to ``timeout_s`` for a card and read it: find → select → read, polled.
 
-        Tolerates a reader whose find answers 9F or 80 after a read while the card stays; an answer cut
-        short (card pulled) is retried while time remains, then reported as CardPulled.
+        The deadline covers the whole read: each exchange (and the wait for the reader) is cut when the
+        time is up, so a slow or silent reader costs ``timeout_s``, not ``timeout_s`` plus a command's
+        own timeout. Tolerates a reader whose find answers 9F or 80 after a read while the card stays; an
+        answer cut short (card pulled) is retried while time remains, then reported as CardPulled.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
@@ -227,12 +233,16 @@ class IdCardReader(Device):
             return record
 
         while True:
+            self._in_flight = None
             try:
-                record: IdCardRecord = await self.run(attempt)
+                async with asyncio.timeout_at(deadline):
+                    record: IdCardRecord = await self.run(attempt)
             except CardPulled as err:
                 pulled = err
             except (NoCardOnReader, CardSelectFailed):
                 pass
+            except TimeoutError as err:  # the read's deadline, not the reader's own timeout: no device fault
+                raise self._cut(timeout_s, pulled) from err
             else:
                 log.info("%s read a card: %s", self.describe(), record)
                 return record
@@ -242,6 +252,21 @@ class IdCardReader(Device):
                 raise NoCardOnReader(f"{self.describe()}: no card was read within {timeout_s:g} s; ask the "
                                      "citizen to place the card flat on the reader", code=0x80)
             await asyncio.sleep(self.poll_interval_s)
+
+    def _cut(self, timeout_s: float, pulled: CardPulled | None) -> DeviceError:
+        """The error for a read whose deadline cut the exchange in flight, in words that fit what was cut."""
+        command, parser = self._in_flight or (None, None)
+        self._in_flight = None
+        if command is not None and command.is_card_read and parser is not None and parser.in_frame:
+            return CardPulled(f"{self.describe()}: {command.name}: the answer had come to {parser.buffered} bytes "
+                              f"when the {timeout_s:g} s were up: card pulled mid-read; ask the citizen to hold "
+                              "the card still on the reader", code=0x41)
+        if pulled is not None:
+            return pulled
+        step = command.name if command is not None else "the reader (busy or reconnecting)"
+        return DeviceTimeout(f"{self.describe()}: no card was read within {timeout_s:g} s: {step} had no answer "
+                             "yet when the time was up; if this repeats, check the cable, the power and the baud "
+                             f"rate ({self.baudrate})")
 
 
 def _record(response: Response, fingerprint: bool) -> IdCardRecord:

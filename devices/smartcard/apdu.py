@@ -161,16 +161,16 @@ class CommandApdu:
         """Parse a short C-APDU as a card sees it (the virtual card uses this)."""
         if len(raw) < 4:
             raise ApduError(f"command APDU of {len(raw)} bytes is shorter than its 4-byte header")
-        head, body = raw[:4], raw[4:]
+        (cla, ins, p1, p2), body = raw[:4], raw[4:]
         if not body:
-            return cls(*head)
+            return cls(cla, ins, p1, p2)
         if len(body) == 1:
-            return cls(*head, le=body[0] or 256)
+            return cls(cla, ins, p1, p2, le=body[0] or 256)
         lc = body[0]
         if lc == 0 or len(body) not in (1 + lc, 2 + lc):
             raise ApduError(f"command APDU body of {len(body)} bytes disagrees with Lc={lc}")
         le = None if len(body) == 1 + lc else (body[-1] or 256)
-        return cls(*head, data=bytes(body[1:1 + lc]), le=le)
+        return cls(cla, ins, p1, p2, data=bytes(body[1:1 + lc]), le=le)
 
     def __str__(self) -> str:
         return self.to_bytes().hex(" ").upper()
@@ -305,7 +305,7 @@ def parse_tlv(raw: bytes, tag: int) -> bytes:
 
 def bcd_digits(value: bytes) -> str:
     """Numeric "cn" field: BCD digits, right-padded with F nibbles."""
-    digits = []
+    digits: list[str] = []
     for byte in value:
         for nibble in (byte >> 4, byte & 0x0F):
             if nibble == 0x0F:

@@ -28,7 +28,7 @@ def _line_image(line: PrintedLine) -> Image.Image:
     ascent, descent = font.getmetrics()
     text_w = int((right - left) * line.width / line.height)
     height = ascent + descent + 4
-    canvas = Image.new("L", (max(1, right - left + 2), height), 255)
+    canvas = Image.new("L", (max(1, int(right - left) + 2), height), 255)  # the bbox is whole pixels
     ImageDraw.Draw(canvas).text((-left + 1, 2), text, font=font, fill=0, stroke_width=1 if line.bold else 0)
     if line.width != line.height:
         canvas = canvas.resize((max(1, text_w), height))

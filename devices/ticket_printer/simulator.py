@@ -228,7 +228,7 @@ class EscPosParser:
         total = 2 + params
         if avail < total:
             return 0
-        self._apply(lead, cmd, b[pos + 2:pos + total], events)
+        self._apply(lead, cmd, bytes(b[pos + 2:pos + total]), events)
         return total
 
     def _skip_from(self, pos: int, total: int) -> None:

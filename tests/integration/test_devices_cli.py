@@ -30,12 +30,14 @@ def simulator(*args: str) -> Iterator[str]:
     """``servicehall devices simulate …`` in the background; yields the URL it printed, stops it with SIGTERM."""
     proc = subprocess.Popen([*COMMAND, "devices", "simulate", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=ROOT, env=ENV)
+    out_pipe, err_pipe = proc.stdout, proc.stderr
+    assert out_pipe is not None and err_pipe is not None  # both piped
     first: list[str] = []
-    reader = threading.Thread(target=lambda: first.append(proc.stdout.readline()), daemon=True)
+    reader = threading.Thread(target=lambda: first.append(out_pipe.readline()), daemon=True)
     reader.start()
     reader.join(timeout=20)
     try:
-        assert first and "://" in first[0], f"simulator printed no URL: {proc.stderr.read() if proc.poll() else ''}"
+        assert first and "://" in first[0], f"simulator printed no URL: {err_pipe.read() if proc.poll() else ''}"
         yield first[0].strip()
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -69,6 +69,7 @@ async def test_a_call_in_progress_is_not_cut_off_by_a_new_one(tones: Path) -> No
         first = await speaker.announce("A001", 1)
         await first.wait_started()
         second = await speaker.announce("A002", 2)
+        assert speaker.speaking is not None
         assert speaker.speaking.call.ticket == "A001"
         one, two = await first.wait(), await second.wait()
     assert one.complete and two.complete and one.ended_at <= two.started_at  # type: ignore[operator]

@@ -255,3 +255,31 @@ async def test_set_baudrate_switches_both_ends(scheme, caplog):
             assert "set the serial server's rate to 38400 baud too" in caplog.text
         with pytest.raises(DeviceError, match="not 12345"):
             await reader.set_baudrate(12345)
+
+
+# ---- the read's deadline covers every exchange inside it -------------------------------------------
+#: a correctness bound, not a performance figure: the read must end at its deadline, give or take this
+DEADLINE_SLACK_S = 0.5
+
+
+async def test_read_of_a_silent_reader_ends_at_its_deadline(scheme):
+    async with reader_for(scheme, timeout_s=3.0) as (reader, sim):  # each exchange may take 3 s
+        sim.inject(Fault.SILENT)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(DeviceTimeout, match=r"no card was read within 1 s: .*find card"):
+            await reader.read(timeout_s=1.0)
+        assert loop.time() - started <= 1.0 + DEADLINE_SLACK_S
+        sim.clear()
+        assert (await reader.read(timeout_s=1.0)).kind is CardKind.RESIDENT  # the link survives the cut
+
+
+async def test_read_of_a_slow_reader_ends_at_its_deadline(scheme):
+    async with reader_for(scheme, timeout_s=3.0) as (reader, sim):
+        sim.inject(Fault.SLOW)  # find, select and read each answer 0.4 s late: no record before 1.2 s
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(DeviceTimeout, match=r"no card was read within 1 s: .*read card"):
+            await reader.read(timeout_s=1.0)
+        assert loop.time() - started <= 1.0 + DEADLINE_SLACK_S
+        assert reader.last_status.state is DeviceState.READY  # a read cut by its deadline is no device fault

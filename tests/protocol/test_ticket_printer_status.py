@@ -81,7 +81,7 @@ def test_simulator_reply_table_matches_protocols_md(n):
 
 
 @given(st.dictionaries(st.integers(1, 4), st.integers(0, 255)))
-def test_fuzz_any_bytes_parse_or_raise_protocol_error(raw):
+def test_fuzz_any_bytes_parse_or_raise_protocol_error(raw: dict[int, int]) -> None:
     checked: dict[int, int] = {}
     for n, value in raw.items():
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -11,8 +12,8 @@ from devices.ticket_printer.ticket import TicketLayout, build_test_ticket, build
 URL = "https://hall.example/t/7f3a9c"
 
 
-def layout(**changes) -> TicketLayout:
-    base = dict(hall_name="新野县政务服务中心", service_name="社保业务", number="A012", people_ahead=5,
+def layout(**changes: Any) -> TicketLayout:
+    base: dict[str, Any] = dict(hall_name="新野县政务服务中心", service_name="社保业务", number="A012", people_ahead=5,
                 estimated_wait_min=15, issued_at=dt.datetime(2024, 5, 1, 9, 30), status_url=URL,
                 holder_masked="张*三", window_hint="3、5 号窗口", footer=("请妥善保管本票",))
     base.update(changes)
