@@ -28,7 +28,8 @@ from tests.integration.server_support import (
     window,
 )
 
-TYPES = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "object": dict, "array": list}
+TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str, "integer": int, "number": (int, float), "boolean": bool, "object": dict, "array": list}
 
 
 @pytest.fixture

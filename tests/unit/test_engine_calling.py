@@ -90,7 +90,9 @@ def test_a_window_calls_only_its_own_services() -> None:
     engine.issue("B01", clock())
     engine.sign_in(4, "s4", clock())  # the dedicated B window
     assert called_numbers(engine, 4, clock, 1) == ["B001"]
-    engine.act("finish", engine.windows[4].current, clock(), window=4)
+    current = engine.windows[4].current
+    assert current is not None
+    engine.act("finish", current, clock(), window=4)
     with pytest.raises(QueueError) as excinfo:
         engine.call_next(4, clock())
     assert excinfo.value.code == "queue_empty" and excinfo.value.status == 404

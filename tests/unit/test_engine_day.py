@@ -6,14 +6,14 @@ import pytest
 
 from queue_server.engine import events as ev
 from queue_server.engine.errors import QueueError
-from queue_server.engine.state import TicketState
+from queue_server.engine.state import Ticket, TicketState
 from tests.support.engine_kit import Clock, Recorder, new_engine, replayed, snapshot
 from tests.support.halls import MONDAY, at, small_hall
 
 TUESDAY = "2026-11-24"
 
 
-def monday_with_every_kind_of_ticket(rec: Recorder, clock: Clock) -> dict[str, object]:
+def monday_with_every_kind_of_ticket(rec: Recorder, clock: Clock) -> dict[str, Ticket]:
     """Monday ends with a finished, a skipped, a called, a serving and a waiting ticket."""
     engine = rec.engine
     for window in (1, 2, 3):

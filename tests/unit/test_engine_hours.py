@@ -15,7 +15,7 @@ from tests.support.halls import MONDAY, at, small_hall, span
 SATURDAY, SUNDAY, HOLIDAY = "2026-11-28", "2026-11-29", "2026-12-31"
 
 
-def refused(service: str, day: str, clock: str, hall: Hall | None = None, **kwargs: str) -> QueueError:
+def refused(service: str, day: str, clock: str, *, hall: Hall | None = None, **kwargs: str) -> QueueError:
     """The refusal an issue gets at a local time (the test fails if it is accepted)."""
     engine = new_engine(hall)
     with pytest.raises(QueueError) as excinfo:
@@ -69,7 +69,8 @@ def test_weekday_hours_do_not_apply_on_the_weekend() -> None:
 
 
 def test_holiday_closes_every_service() -> None:
-    for service, kwargs in (("A01", {}), ("B01", {}), ("C01", {"holder_key": "h1"})):
+    cases: tuple[tuple[str, dict[str, str]], ...] = (("A01", {}), ("B01", {}), ("C01", {"holder_key": "h1"}))
+    for service, kwargs in cases:
         err = refused(service, HOLIDAY, "10:00", **kwargs)
         assert err.code == "closed" and "节假日" in err.message_zh
 

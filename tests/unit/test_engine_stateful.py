@@ -259,7 +259,7 @@ class HallDay(RuleBasedStateMachine):
                 assert ticket.id in engine._line_of(ticket)
             if ticket.state in (TicketState.CALLED, TicketState.SERVING):
                 assert currents[ticket.id] == 1, f"{ticket.number} is {ticket.state} at {currents[ticket.id]} windows"
-                assert engine.windows[ticket.window].current == ticket.id
+                assert ticket.window is not None and engine.windows[ticket.window].current == ticket.id
             else:
                 assert currents[ticket.id] == 0, f"{ticket.number} is {ticket.state} yet a window's current ticket"
         assert set(memberships) <= set(engine.tickets) and set(currents) <= set(engine.tickets)
