@@ -59,6 +59,8 @@ def snapshot(engine: QueueEngine) -> dict[str, Any]:
         "issued": dict(engine._issued),
         "slot_issued": dict(engine._slot_issued),
         "holders": dict(engine._holders),
+        "past": {tid: dataclasses.asdict(t) for tid, t in engine.past.items()},
+        "pin_failures": {key: list(times) for key, times in engine._pin_failures.items()},
     }
 
 

@@ -15,6 +15,9 @@ most ``policy.max_bypass`` times before it is itself called. This is the engine 
 the engine decides and applies in one step, so no window can overtake a ticket that has reached the bound.
 Calls of a specific ticket (the staff's explicit choice) are outside the bound; see the report.
 
+The clock also steps back, by seconds or hours and across midnight both ways: the business day only
+moves forward, so Monday is never reopened and no number is issued twice on a day.
+
 Run longer: ``HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest -q tests/unit/test_engine_stateful.py``.
 """
 
@@ -120,6 +123,7 @@ class HallDay(RuleBasedStateMachine):
         """Book-keeping from the emitted events: numbers per day, issue order, and resets of overtake counts."""
         for event in events:
             if event.type == ev.DAY_ROLLED:
+                assert event.data["from"] is None or event.data["to"] > event.data["from"], event.data
                 self.overtaken.clear()
                 hypothesis.event(f"day rolled to {event.data['to']}")
             elif event.type == ev.TICKET_ISSUED:
@@ -152,6 +156,17 @@ class HallDay(RuleBasedStateMachine):
         """Jump to around local midnight; the next command (whatever it is) belongs to Monday or Tuesday."""
         self.crossed = True
         self.now = max(self.now, at(TUESDAY, "00:00") + offset)
+
+    @rule(seconds=st.sampled_from([2, 90, 900, 3600, 6 * 3600]))
+    def clock_back(self, seconds: int) -> None:
+        """The clock steps back (an NTP correction, a PC after a power cut), maybe across midnight."""
+        self.now -= seconds
+
+    @precondition(lambda self: self.engine.day == TUESDAY)
+    @rule(offset=st.integers(1, 600))
+    def back_across_midnight(self, offset: int) -> None:
+        """From Tuesday the clock steps back into Monday evening: Monday must never be reopened."""
+        self.now = at(TUESDAY, "00:00") - offset
 
     @rule(service=st.sampled_from(SERVICES), priority=st.sampled_from(["normal", "normal", "green", "appointment"]),
           holder=st.sampled_from(HOLDERS))
