@@ -50,7 +50,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except QueueError as err:
-        return error_response(err)
+        retry_after = err.details.get("retry_after_s") if err.status in (429, 503) else None
+        return error_response(err, headers={"Retry-After": str(retry_after)} if retry_after else None)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
