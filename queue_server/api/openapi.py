@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from queue_server.service import TICKET_ACTIONS
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _TICKET = {"$ref": "#/components/schemas/Ticket"}
 _WINDOW = {"$ref": "#/components/schemas/WindowState"}
@@ -28,7 +30,9 @@ _ERRORS = {str(code): _resp(text, _ERROR) for code, text in (
     (413, "body too large"), (422, "invalid value"), (503, "event log unavailable"))}
 
 _IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
-                "description": "a retry with the same key gets the first answer again, never a second ticket"}
+                "description": "a retry with the same key gets the first answer again, never a second ticket. Keys "
+                               "are scoped per node (two kiosks may use the same key) and remembered for 48 hours; "
+                               "the same key with a different request is refused (422 idempotency_key_reused)"}
 _TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _WINDOW_NO = {"name": "window", "in": "path", "required": True, "schema": {"type": "integer"}}
 
@@ -46,18 +50,30 @@ OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
                              ["service"]),
         "responses": {"201": _resp("issued", _TICKET), "200": _resp("the holder's open ticket, for reprint", _TICKET),
                       **_ERRORS}}),
-    ("get", "/api/v1/tickets", {"summary": "today's tickets, filtered by state and service",
-                                "parameters": [{"name": "state", "in": "query", "schema": {"type": "string"}},
-                                               {"name": "service", "in": "query", "schema": {"type": "string"}}],
-                                "responses": {"200": _resp("tickets"), **_ERRORS}}),
+    ("get", "/api/v1/tickets", {
+        "summary": "today's tickets in queue order, filtered by state and service, a page at a time",
+        "description": "Pages hold at most `limit` tickets (default 200, at most 1000). When more follow, `next` is "
+                       "an opaque cursor: pass it as `after` to get the following page; `next` is null on the last "
+                       "page. Queue order is fixed per ticket, so paging while tickets change misses none.",
+        "parameters": [{"name": "state", "in": "query", "schema": {"type": "string"}},
+                       {"name": "service", "in": "query", "schema": {"type": "string"}},
+                       {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                       {"name": "after", "in": "query", "schema": {"type": "string"},
+                        "description": "the `next` cursor of the previous page"}],
+        "responses": {"200": _resp("a page of tickets", {
+            "type": "object", "required": ["tickets", "next"],
+            "properties": {"tickets": {"type": "array", "items": _TICKET},
+                           "next": {"type": "string", "nullable": True}}}), **_ERRORS}}),
     ("get", "/api/v1/tickets/{ticket_id}", {
-        "summary": "public ticket status (JSON, or a mobile page for Accept: text/html)", "security": [],
+        "summary": "public ticket status (JSON, or a mobile page for Accept: text/html, also for a 404)",
+        "description": "Tickets of the last 7 closed days stay readable with `day_over: true`.", "security": [],
         "parameters": [_TICKET_ID], "responses": {"200": _resp("status", _TICKET), "404": _ERRORS["404"]}}),
     ("post", "/api/v1/tickets/{ticket_id}/{action}", {
-        "summary": "call, recall, skip, requeue, start, finish, transfer, cancel, printed, print_failed",
+        "summary": ", ".join(TICKET_ACTIONS),
+        "description": "Windows act on their own citizens; a kiosk may requeue, cancel a waiting ticket and report "
+                       "the printing of the tickets it issued itself (printed is final); managers may do all.",
         "parameters": [_TICKET_ID, {"name": "action", "in": "path", "required": True, "schema": {
-            "type": "string", "enum": ["call", "recall", "skip", "requeue", "start", "finish", "transfer",
-                                       "cancel", "printed", "print_failed"]}}, _IDEMPOTENCY],
+            "type": "string", "enum": list(TICKET_ACTIONS)}}, _IDEMPOTENCY],
         "requestBody": _body({"window": {"type": "integer"}, "to_service": {"type": "string"},
                               "to_window": {"type": "integer"}, "reason": {"type": "string"}}),
         "responses": {"200": _resp("the ticket after the action", _TICKET), **_ERRORS}}),
@@ -71,7 +87,10 @@ OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
         "requestBody": _body({"reason": {"type": "string"}}),
         "responses": {"200": _resp("window state", _WINDOW), **_ERRORS}}),
     ("post", "/api/v1/windows/{window}/sign-in", {
-        "summary": "staff sign-in with a PIN (rate-limited)", "parameters": [_WINDOW_NO],
+        "summary": "staff sign-in with a PIN (rate-limited)",
+        "description": "5 wrong PINs for one staff id, or 10 from one node, within 5 minutes lock sign-in for that "
+                       "staff id or node (429 with Retry-After); the count survives a restart.",
+        "parameters": [_WINDOW_NO],
         "requestBody": _body({"staff": {"type": "string"}, "pin": {"type": "string"}}, ["staff", "pin"]),
         "responses": {"200": _resp("window state", _WINDOW), "429": _resp("too many wrong PINs", _ERROR),
                       **_ERRORS}}),
@@ -109,7 +128,10 @@ def openapi_document(hall_name: str) -> dict[str, Any]:
                                           "service": {"type": "string"}, "state": {"type": "string", "enum": [
                                               "waiting", "called", "serving", "finished", "skipped",
                                               "cancelled"]},
-                                          "ahead": {"type": "integer"}, "estimated_wait_s": {"type": "integer"},
+                                          "ahead": {"type": "integer"},
+                                          "estimated_wait_s": {"type": "integer", "nullable": True},
+                                          "wait_note": {"type": "string", "enum": ["may_not_be_served_today"]},
+                                          "day": {"type": "string"}, "day_over": {"type": "boolean"},
                                           "issued_at": {"type": "number"}, "window": {"type": "integer",
                                                                                       "nullable": True}}},
                 "WindowState": {"type": "object", "properties": {
