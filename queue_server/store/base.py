@@ -29,6 +29,10 @@ class StoreError(Exception):
     """The log could not be written or read; the server stops taking commands (fail-stop)."""
 
 
+class UnencodableEvent(StoreError):
+    """One job's events or answer cannot be kept as text (a lone surrogate): only that job fails with it."""
+
+
 DurableListener = Callable[[Sequence[Event]], None]
 
 

@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS idempotency (
 );
 """
 
+BUSY_TIMEOUT_S = 5.0  # how long a write waits for another process's lock before the batch fails
+
 _STOP = object()
 _Job = tuple[Sequence[Event], IdempotencyRecord | None, asyncio.Future[None]]
 
@@ -50,8 +52,9 @@ _Job = tuple[Sequence[Event], IdempotencyRecord | None, asyncio.Future[None]]
 class SqliteStore(EventStore):
     """One hall's log in ``<data dir>/events.sqlite3``."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
         self._jobs: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._reader: sqlite3.Connection | None = None
@@ -64,7 +67,7 @@ class SqliteStore(EventStore):
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute(f"PRAGMA busy_timeout={round(self.busy_timeout_s * 1000)}")
         return conn
 
     async def open(self) -> None:
