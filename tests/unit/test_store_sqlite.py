@@ -26,7 +26,7 @@ def event(id_: int, **data: object) -> Event:
     return Event(id_, "window.paused", 1_800_000_000.0 + id_, dict(data) or {"window": 1}, node="pad-1")
 
 
-def record(key: str, body: str = '{"ok":true}', at: float = 1_800_000_000.0, node: str = "kiosk-1") -> IdempotencyRecord:
+def record(key: str, body: str = '{"ok":true}', at: float = 1.8e9, node: str = "kiosk-1") -> IdempotencyRecord:
     return IdempotencyRecord(node, key, "f" * 64, 201, body, at)
 
 
