@@ -243,8 +243,7 @@ class SqliteStore(EventStore):
             try:
                 ignored = self._transaction(conn, rows, [job.record for job in ready if job.record is not None])
             except Exception as err:  # any failure here means "not durable": the store is broken from here on
-                self._break(f"a write failed: {err}")
-                log.critical("event log write failed, %d requests refused: %s", len(ready), err)
+                self._break(f"a write failed: {err}", f"; {len(ready)} requests refused")
                 outcomes += [(job.done, StoreError(f"the event log could not be written: {err}"), None)
                              for job in ready]
             else:
@@ -293,11 +292,12 @@ class SqliteStore(EventStore):
         else:
             self._post([], [(job.done, None, job.deleted)])
 
-    def _break(self, reason: str) -> None:
+    def _break(self, reason: str, detail: str = "") -> None:
         """From now on every write is refused (fail-stop); said once."""
         if self.broken is None:
             self.broken = reason
-            log.critical("the event log %s refuses every write until the server is restarted: %s", self.path, reason)
+            log.critical("the event log %s refuses every write until the server is restarted: %s%s",
+                         self.path, reason, detail)
 
     def _refuse_leftovers(self) -> None:
         """After the stop: whatever is still queued is told the log is closed (nobody waits forever)."""
