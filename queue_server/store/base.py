@@ -2,6 +2,8 @@
 
 The promise every store keeps: when ``append`` returns, the events (and the idempotency record that
 rides with them) are on disk in one transaction, and ``on_durable`` has been told, in log order.
+And fail-stop: once a write fails, the store is ``broken`` and refuses every queued and later write,
+so nothing after the failure becomes durable and the log stays gap-free for the next start.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ class StoreError(Exception):
     """The log could not be written or read; the server stops taking commands (fail-stop)."""
 
 
+class UnencodableEvent(StoreError):
+    """One job's events or answer cannot be kept as text (a lone surrogate): only that job fails with it."""
+
+
 DurableListener = Callable[[Sequence[Event]], None]
 
 
@@ -36,6 +42,7 @@ class EventStore:
     """Interface; see queue_server/store/sqlite.py for the embedded implementation."""
 
     on_durable: DurableListener | None = None
+    broken: str | None = None  # why the store refuses every write (fail-stop), or None while it writes
 
     async def open(self) -> None:
         raise NotImplementedError
@@ -45,7 +52,12 @@ class EventStore:
 
     def submit(self, events: Sequence[Event], idempotency: IdempotencyRecord | None = None) -> asyncio.Future[None]:
         """Queue ``events`` for the next commit *now* (so submit order is log order); the future resolves
-        when they are durable, or fails with StoreError if that cannot be promised."""
+        when they are durable, or fails with StoreError if that cannot be promised.
+
+        A job that cannot be kept as text fails alone with UnencodableEvent; if it carried events (whose
+        ids the engine already counted) the store is broken from there, since anything later would leave a
+        gap. A second answer for a (node, key) that already has a durable one is dropped: the first wins.
+        """
         raise NotImplementedError
 
     async def append(self, events: Sequence[Event], idempotency: IdempotencyRecord | None = None) -> None:
@@ -58,4 +70,12 @@ class EventStore:
 
     async def load_idempotency(self, since: float) -> list[IdempotencyRecord]:
         """Idempotency records written at or after ``since`` (the retry horizon)."""
+        raise NotImplementedError
+
+    async def prune_idempotency(self, before: float) -> int:
+        """Delete idempotency records written before ``before`` (past the horizon); returns how many.
+
+        Bounded work per transaction, serialised with commits and off the event loop. Raises StoreError
+        when the store is closed or broken, or when a prune fails (which does not break the store).
+        """
         raise NotImplementedError

@@ -4,6 +4,12 @@ Requests hand their events to the writer thread and wait; the writer takes every
 last commit and writes it in one transaction (``synchronous=FULL``, so the commit is fsynced), then
 wakes every waiter. Under load one fsync serves many requests; no request is answered before the
 fsync that covers it.
+
+Fail-stop lives here too: the first batch that cannot be written (the database locked past the busy
+timeout, the disk full, a failing fsync) breaks the store, and from then on every job already queued and
+every later one fails, so nothing after the failure becomes durable and the log never has a hole. A
+restart (which replays what is durable) is the way back. The writer also refuses any event whose id does
+not continue the log, so a gap cannot be written whatever the caller does.
 """
 
 from __future__ import annotations
@@ -15,10 +21,12 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from queue_server.engine.events import Event
-from queue_server.store.base import EventStore, IdempotencyRecord, StoreError
+from queue_server.store.base import EventStore, IdempotencyRecord, StoreError, UnencodableEvent
 
 log = logging.getLogger(__name__)
 
@@ -42,42 +50,85 @@ CREATE TABLE IF NOT EXISTS idempotency (
     PRIMARY KEY (node, key)
 );
 """
+# No index on idempotency.at (one B-tree write less per request): records are read once at start, and a prune
+# walks rowids, which follow insertion (so time) order, stopping after one chunk of old records.
+
+BUSY_TIMEOUT_S = 5.0  # how long a write waits for another process's lock before the batch fails
+PRUNE_CHUNK_ROWS = 1000  # idempotency records deleted per transaction, so commits never wait long behind a prune
+
+_INSERT_EVENT = "INSERT INTO events (id, type, v, at, node, staff, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
+# The first durable answer for a key wins: a second one (a retry that ran again after a cancellation) is dropped.
+_INSERT_RECORD = ("INSERT OR IGNORE INTO idempotency (node, key, fingerprint, status, body, at) "
+                  "VALUES (?, ?, ?, ?, ?, ?)")
+_PRUNE = "DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency WHERE at < ? LIMIT ?)"
 
 _STOP = object()
-_Job = tuple[Sequence[Event], IdempotencyRecord | None, asyncio.Future[None]]
+_Row = tuple[Any, ...]
+
+
+@dataclass
+class _Write:
+    """Events (and the answer riding with them) to make durable in one transaction."""
+
+    events: Sequence[Event]
+    record: IdempotencyRecord | None
+    done: asyncio.Future[None]
+
+
+@dataclass
+class _Prune:
+    """A prune in progress: one bounded chunk per turn, then back in the queue behind waiting commits."""
+
+    before: float
+    done: asyncio.Future[int]
+    deleted: int = 0
+
+
+_Job = _Write | _Prune
+_Outcome = tuple["asyncio.Future[Any]", BaseException | None, object]
 
 
 class SqliteStore(EventStore):
     """One hall's log in ``<data dir>/events.sqlite3``."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S,
+                 prune_chunk_rows: int = PRUNE_CHUNK_ROWS) -> None:
         self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
+        self.prune_chunk_rows = prune_chunk_rows
+        self.broken: str | None = None
         self._jobs: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        self._closing = False
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
         self._open_error: BaseException | None = None
+        self._last_id = 0  # the last durable event id; read and written by the writer thread only
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute(f"PRAGMA busy_timeout={round(self.busy_timeout_s * 1000)}")
         return conn
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._loop = asyncio.get_running_loop()
+        self._closing = False
         self._writer = threading.Thread(target=self._write_loop, name=f"sqlite-writer {self.path.name}")
         self._writer.start()
         await asyncio.to_thread(self._ready.wait)
         if self._open_error is not None:
+            await asyncio.to_thread(self._writer.join)
+            self._writer = None
             raise StoreError(f"cannot open the event log {self.path}: {self._open_error}") from self._open_error
         self._reader = self._connect()
 
     async def close(self) -> None:
+        self._closing = True
         if self._writer is not None:
             self._jobs.put(_STOP)
             await asyncio.to_thread(self._writer.join)
@@ -86,85 +137,205 @@ class SqliteStore(EventStore):
             self._reader.close()
             self._reader = None
 
+    def _refusal(self) -> StoreError | None:
+        """Why a new job cannot be queued, if it cannot."""
+        if self._writer is None or self._closing:
+            return StoreError("the event log is closed")
+        if self.broken is not None:
+            return StoreError(_broken_message(self.broken))
+        return None
+
     def submit(self, events: Sequence[Event], idempotency: IdempotencyRecord | None = None) -> asyncio.Future[None]:
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        if self._writer is None:
-            done.set_exception(StoreError("the event log is closed"))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        refusal = self._refusal()
+        if refusal is not None:
+            done.set_exception(refusal)
         elif not events and idempotency is None:
             done.set_result(None)
         else:
-            self._jobs.put((events, idempotency, done))
+            self._jobs.put(_Write(events, idempotency, done))
         return done
+
+    async def prune_idempotency(self, before: float) -> int:
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        refusal = self._refusal()
+        if refusal is not None:
+            raise refusal
+        self._jobs.put(_Prune(before, done))
+        return await done
 
     # ---- writer thread -----------------------------------------------------------------------------
     def _write_loop(self) -> None:
         try:
             conn = self._connect()
             conn.executescript(SCHEMA)
+            self._last_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
         except (sqlite3.Error, OSError) as err:
             self._open_error = err
             self._ready.set()
             return
         self._ready.set()
         try:
-            while True:
-                first = self._jobs.get()
-                if first is _STOP:
-                    return
-                batch: list[_Job] = [first]  # type: ignore[list-item]
-                stop = False
-                while True:  # group commit: take everything that queued up meanwhile
+            stop = False
+            while not stop:
+                jobs = [self._jobs.get()]
+                while jobs[-1] is not _STOP:  # group commit: take everything that queued up meanwhile
                     try:
-                        job = self._jobs.get_nowait()
+                        jobs.append(self._jobs.get_nowait())
                     except queue.Empty:
                         break
-                    if job is _STOP:
-                        stop = True
-                        break
-                    batch.append(job)  # type: ignore[arg-type]
-                self._commit(conn, batch)
-                if stop:
-                    return
+                if jobs[-1] is _STOP:
+                    jobs.pop()
+                    stop = True
+                self._run(conn, jobs)  # type: ignore[arg-type]
         finally:
-            conn.close()
+            self._refuse_leftovers()
+            try:
+                conn.close()
+            except sqlite3.Error as err:
+                log.warning("closing the event log %s failed: %s", self.path, err)
 
-    def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
-        error: BaseException | None = None
+    def _run(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+        """Commit runs of writes as one batch each, a prune chunk in its place; never let the writer die."""
         try:
-            rows = [(e.id, e.type, e.v, e.at, e.node, e.staff, e.data_json()) for events, _, _ in batch
-                    for e in events]
-            records = [(i.node, i.key, i.fingerprint, i.status, i.body, i.at) for _, i, _ in batch if i is not None]
+            batch: list[_Write] = []
+            for job in jobs:
+                if isinstance(job, _Write):
+                    batch.append(job)
+                    continue
+                self._commit(conn, batch)
+                batch = []
+                self._prune_chunk(conn, job)
+            self._commit(conn, batch)
+        except Exception as err:  # a bug, not a disk fault: still refuse rather than hang the waiters
+            log.exception("the event log writer failed")
+            self._break(f"the writer failed: {err!r}")
+            self._post([], [(job.done, StoreError(_broken_message(self.broken or "")), None) for job in jobs])
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Write]) -> None:
+        """One transaction for every job of the batch that can be written; each waiter told how its job went."""
+        if not batch:
+            return
+        outcomes: list[_Outcome] = []
+        ready: list[_Write] = []
+        rows: list[_Row] = []
+        next_id = self._last_id + 1
+        for job in batch:
+            if self.broken is not None:
+                outcomes.append((job.done, StoreError(_broken_message(self.broken)), None))
+                continue
+            try:
+                job_rows = _encode(job)
+            except UnencodableEvent as err:
+                outcomes.append((job.done, err, None))
+                if job.events:  # the engine has counted these ids: anything written after them would be a gap
+                    self._break(f"{err}; nothing after it can be written without a gap")
+                continue
+            ids = [e.id for e in job.events]
+            if ids != list(range(next_id, next_id + len(ids))):
+                self._break(f"events {ids[0]}…{ids[-1]} would leave a gap after event {next_id - 1}")
+                outcomes.append((job.done, StoreError(_broken_message(self.broken or "")), None))
+                continue
+            ready.append(job)
+            rows.extend(job_rows)
+            next_id += len(ids)
+        durable: list[Sequence[Event]] = []
+        if ready:
+            try:
+                ignored = self._transaction(conn, rows, [job.record for job in ready if job.record is not None])
+            except Exception as err:  # any failure here means "not durable": the store is broken from here on
+                self._break(f"a write failed: {err}", f"; {len(ready)} requests refused")
+                outcomes += [(job.done, StoreError(f"the event log could not be written: {err}"), None)
+                             for job in ready]
+            else:
+                self._last_id = next_id - 1
+                for node, key in ignored:
+                    log.warning("idempotency key %r of node %s already has a durable answer; the first is kept",
+                                key, node)
+                durable = [job.events for job in ready if job.events]
+                outcomes += [(job.done, None, None) for job in ready]
+        self._post(durable, outcomes)
+
+    @staticmethod
+    def _transaction(conn: sqlite3.Connection, rows: list[_Row],
+                     records: list[IdempotencyRecord]) -> list[tuple[str, str]]:
+        """Write the rows and answers in one fsynced transaction; returns the (node, key) answers already kept."""
+        ignored: list[tuple[str, str]] = []
+        try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(
-                "INSERT INTO events (id, type, v, at, node, staff, data) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany(_INSERT_EVENT, rows)
             if records:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO idempotency (node, key, fingerprint, status, body, at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", records)
+                values = [(r.node, r.key, r.fingerprint, r.status, r.body, r.at) for r in records]
+                if conn.executemany(_INSERT_RECORD, values).rowcount < len(values):  # rare: find which were kept
+                    ignored = [(v[0], v[1]) for v in values if conn.execute(
+                        "SELECT fingerprint, status, body, at FROM idempotency WHERE node = ? AND key = ?",
+                        v[:2]).fetchone() != v[2:]]
             conn.execute("COMMIT")
-        except Exception as err:  # any failure here means "not durable": never let the writer die silently
-            log.critical("event log write failed, %d requests refused: %s", len(batch), err)
-            error = err
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+        except BaseException:
+            _rollback(conn)
+            raise
+        return ignored
+
+    def _prune_chunk(self, conn: sqlite3.Connection, job: _Prune) -> None:
+        """Delete one bounded chunk; a full chunk goes back in the queue, behind what waits to be committed."""
+        if self.broken is not None:
+            self._post([], [(job.done, StoreError(_broken_message(self.broken)), None)])
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            deleted = conn.execute(_PRUNE, (job.before, self.prune_chunk_rows)).rowcount
+            conn.execute("COMMIT")
+        except Exception as err:  # no promise rests on a prune: refuse this one, the store stays usable
+            _rollback(conn)
+            log.warning("pruning idempotency records before %s failed: %s", job.before, err)
+            self._post([], [(job.done, StoreError(f"idempotency records could not be pruned: {err}"), None)])
+            return
+        job.deleted += deleted
+        if deleted == self.prune_chunk_rows:
+            self._jobs.put(job)
+        else:
+            self._post([], [(job.done, None, job.deleted)])
+
+    def _break(self, reason: str, detail: str = "") -> None:
+        """From now on every write is refused (fail-stop); said once."""
+        if self.broken is None:
+            self.broken = reason
+            log.critical("the event log %s refuses every write until the server is restarted: %s%s",
+                         self.path, reason, detail)
+
+    def _refuse_leftovers(self) -> None:
+        """After the stop: whatever is still queued is told the log is closed (nobody waits forever)."""
+        outcomes: list[_Outcome] = []
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(job, _Write | _Prune):
+                outcomes.append((job.done, StoreError("the event log is closed"), None))
+        if outcomes:
+            self._post([], outcomes)
+
+    def _post(self, durable: list[Sequence[Event]], outcomes: list[_Outcome]) -> None:
         assert self._loop is not None
         with contextlib.suppress(RuntimeError):  # the loop is gone (shutdown): nobody is waiting any more
-            self._loop.call_soon_threadsafe(self._settle, batch, error)
+            self._loop.call_soon_threadsafe(self._settle, durable, outcomes)
 
-    def _settle(self, batch: list[_Job], error: BaseException | None) -> None:
+    def _settle(self, durable: list[Sequence[Event]], outcomes: list[_Outcome]) -> None:
         """In the loop thread: tell the listener in log order, then wake the waiters."""
-        if error is None and self.on_durable is not None:
-            for events, _, _ in batch:
-                if events:
+        if self.on_durable is not None:
+            for events in durable:
+                try:
                     self.on_durable(events)
-        for _, _, done in batch:
+                except Exception:  # a listener's bug must not leave requests waiting for durable events
+                    log.exception("the durable-events listener failed")
+        for done, error, result in outcomes:
             if done.done():
                 continue
             if error is None:
-                done.set_result(None)
+                done.set_result(result)
             else:
-                done.set_exception(StoreError(f"the event log could not be written: {error}"))
+                done.set_exception(error)
 
     # ---- readers -----------------------------------------------------------------------------------
     def _read(self, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
@@ -183,3 +354,49 @@ class SqliteStore(EventStore):
         rows = await asyncio.to_thread(
             self._read, "SELECT node, key, fingerprint, status, body, at FROM idempotency WHERE at >= ?", (since,))
         return [IdempotencyRecord(*row) for row in rows]  # type: ignore[arg-type]
+
+
+def _encode(job: _Write) -> list[_Row]:
+    """The job's event rows, checked to be storable text before the transaction (one bad job fails alone)."""
+    rows: list[_Row] = []
+    for e in job.events:
+        try:
+            row = (e.id, e.type, e.v, e.at, e.node, e.staff, e.data_json())
+            _check_text(row)
+        except (ValueError, TypeError) as err:  # UnicodeEncodeError is a ValueError
+            raise UnencodableEvent(f"event {e.id} ({e.type}) cannot be stored: {_why(err)}") from err
+        rows.append(row)
+    r = job.record
+    if r is not None:
+        try:
+            _check_text((r.node, r.key, r.fingerprint, r.body))
+        except ValueError as err:
+            raise UnencodableEvent(f"the answer to node {r.node}'s request cannot be stored: {_why(err)}") from err
+    return rows
+
+
+def _check_text(fields: Sequence[object]) -> None:
+    """SQLite keeps text as UTF-8: a lone surrogate would fail at bind time, inside the batch's transaction."""
+    for field in fields:
+        if isinstance(field, str):
+            field.encode("utf-8")
+
+
+def _why(err: Exception) -> str:
+    """The reason without the text itself (which may be a citizen's name)."""
+    if isinstance(err, UnicodeEncodeError):
+        return f"{err.reason} (character {err.start} of a text field)"
+    return str(err)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is open; a failing rollback (disk gone) must not kill the writer."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error as err:
+            log.warning("rollback failed: %s", err)
+
+
+def _broken_message(reason: str) -> str:
+    return f"the event log is broken and refuses writes until the server is restarted ({reason})"

@@ -63,9 +63,10 @@ def _headers(token: str, key: str | None) -> dict[str, str]:
 class ServerProcess:
     """``servicehall serve`` on a data directory; restartable on the same directory (and port)."""
 
-    def __init__(self, data_dir: Path, config: Path = ALLDAY_HALL) -> None:
+    def __init__(self, data_dir: Path, config: Path = ALLDAY_HALL, env: dict[str, str] | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.config = Path(config)
+        self.env = {**os.environ, **env} if env else None  # e.g. LD_PRELOAD for a fault shim
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
@@ -91,7 +92,7 @@ class ServerProcess:
                 self.proc = subprocess.Popen(
                     [PYTHON, "-m", "kiosk.cli", "serve", "--config", str(self.config), "--data", str(self.data_dir),
                      "--host", "127.0.0.1", "--port", str(self.port)],
-                    cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                    cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env)
             finally:
                 log.close()
             if self._wait_healthy():
