@@ -187,7 +187,11 @@ class HallService:
         stale = [slot for slot, record in self._idempotency.items() if record.at < before]
         for slot in stale:
             del self._idempotency[slot]
-        removed = await self.store.prune_idempotency(before)
+        try:
+            removed = await self.store.prune_idempotency(before)
+        except StoreError as err:  # not a lost write: the records stay until the next try
+            log.warning("could not prune idempotency records on disk (will try again): %s", err)
+            return
         if stale or removed:
             log.info("pruned %d idempotency records from memory and %d from disk", len(stale), removed)
 

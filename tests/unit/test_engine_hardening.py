@@ -63,7 +63,7 @@ def test_yesterdays_ticket_stays_readable_and_says_its_day_is_over() -> None:
     ticket = rec.do("issue", "A01", at(MONDAY, "20:00")).ticket
     rec.do("roll_over", at(TUESDAY, "00:00:01"))
     found = rec.engine.find_ticket(ticket.id)
-    assert found is ticket and found.day == MONDAY
+    assert found is ticket and found is not None and found.day == MONDAY
     view = ticket_view(rec.engine, found, at(TUESDAY, "08:00"))
     assert view["day_over"] is True and view["day"] == MONDAY and view["state"] == "cancelled"
     assert view["estimated_wait_s"] == 0 and view["ahead"] == 0
