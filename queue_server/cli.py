@@ -18,7 +18,8 @@ from aiohttp import web
 
 from config.loader import ConfigError, load_hall
 from queue_server.api.protocol import ApiRunner
-from queue_server.app import StartFailed, create_app
+from queue_server.app import create_app
+from queue_server.start_failure import StartFailed
 
 log = logging.getLogger(__name__)
 
