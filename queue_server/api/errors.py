@@ -101,6 +101,7 @@ async def text_middleware(request: web.Request, handler: Handler) -> web.StreamR
     for name, value in request.match_info.items():
         checked_text(name, value)
     for name, value in request.query.items():
+        checked_text("query parameter name", name)
         checked_text(name, value)
     return await handler(request)
 

@@ -207,6 +207,8 @@ async def test_odd_text_in_path_segments_and_query_parameters(server: ServerProc
             for text in ("\x00", "\u202eA01", "A01\u2066"):
                 status, body = await get(session, server, f"{TICKETS}?{name}={_path_segment(text)}", manager())
                 assert_invalid_text((status, body), name)
+        status, body = await get(session, server, f"{TICKETS}?{_path_segment(chr(0x202E))}=1", manager())
+        assert_invalid_text((status, body), "query parameter name")
 
 
 async def test_the_hall_keeps_serving_and_restarts_cleanly(server: ServerProcess) -> None:
