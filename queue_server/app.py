@@ -7,6 +7,8 @@ the log is closed.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -15,13 +17,16 @@ from aiohttp import web
 
 from config.model import Hall
 from queue_server.api.auth import Authenticator
-from queue_server.api.errors import error_middleware
+from queue_server.api.errors import error_middleware, text_middleware
 from queue_server.api.openapi import openapi_document
 from queue_server.api.routes import routes
 from queue_server.keys import AUTH, SERVICE
 from queue_server.service import HallService
+from queue_server.start_failure import start_failure
 from queue_server.store.base import EventStore
 from queue_server.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -33,7 +38,7 @@ def create_app(hall: Hall, *, data_dir: str | Path | None = None, store: EventSt
         if data_dir is None:
             raise ValueError("create_app needs data_dir or store")
         store = SqliteStore(Path(data_dir) / "events.sqlite3")
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[error_middleware, text_middleware], client_max_size=MAX_BODY_BYTES)
     service = HallService(hall, store, clock=clock)
     app[SERVICE] = service
     app[AUTH] = Authenticator(hall)
@@ -46,7 +51,13 @@ def create_app(hall: Hall, *, data_dir: str | Path | None = None, store: EventSt
     app.add_routes(routes)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        await service.start()
+        try:
+            await service.start()
+        except Exception as err:
+            log.debug("start failed", exc_info=True)  # the traceback for -v; the CLI logs one line
+            with contextlib.suppress(Exception):  # stop the writer thread, or the process never exits
+                await service.stop()
+            raise start_failure(err, store) from err
         yield
         await service.stop()
 

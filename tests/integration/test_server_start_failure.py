@@ -1,0 +1,90 @@
+"""``servicehall serve`` that cannot start exits non-zero with one clear line, no traceback, no hang.
+
+A supervisor (systemd, a hall PC's autostart) restarts a process that exits; one that hangs after a
+failed start looks alive and keeps the hall down. Each case runs the real command as a subprocess; the
+bound is generous (it is a hang detector, not a timing assertion).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.integration.server_support import ALLDAY_HALL, PYTHON, REPO, free_port
+
+EXIT_BOUND_S = 30.0
+
+
+def serve(data: Path, port: int | None = None) -> tuple[int, list[str]]:
+    """Run ``servicehall serve``; its exit code and log lines (a hang fails the test)."""
+    try:
+        done = subprocess.run(
+            [PYTHON, "-m", "kiosk.cli", "serve", "--config", str(ALLDAY_HALL), "--data", str(data),
+             "--host", "127.0.0.1", "--port", str(port or free_port())],
+            cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, timeout=EXIT_BOUND_S)
+    except subprocess.TimeoutExpired as err:
+        raise AssertionError(f"serve did not exit within {EXIT_BOUND_S} s: {err.output!r} {err.stderr!r}") from None
+    output = (done.stdout + done.stderr).decode(errors="replace")
+    return done.returncode, [line for line in output.splitlines() if line.strip()]
+
+
+def assert_one_clear_line(code: int, lines: list[str], *words: str) -> str:
+    assert code != 0, lines
+    text = "\n".join(lines)
+    assert "Traceback" not in text, text
+    errors = [line for line in lines if " ERROR " in line or " CRITICAL " in line]
+    assert len(errors) == 1, text
+    for word in words:
+        assert word in errors[0], errors[0]
+    return errors[0]
+
+
+def test_a_garbage_event_log(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "events.sqlite3").write_bytes(bytes(range(256)) * 64)
+    line = assert_one_clear_line(*serve(data), str(data / "events.sqlite3"))
+    assert "backup" in line or "move it aside" in line, line
+
+
+def test_a_log_with_the_wrong_tables(tmp_path: Path) -> None:
+    """A SQLite file, but not a servicehall log: replay fails after the writer thread started."""
+    data = tmp_path / "data"
+    data.mkdir()
+    with sqlite3.connect(data / "events.sqlite3") as conn:
+        conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, something TEXT)")
+        conn.execute("INSERT INTO events VALUES (1, 'x')")
+    conn.close()
+    assert_one_clear_line(*serve(data), str(data / "events.sqlite3"))
+
+
+def test_a_data_dir_that_cannot_be_created(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    assert_one_clear_line(*serve(blocker / "data"), str(blocker / "data"))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory anyway; the case above "
+                                                "covers an unusable data directory for root")
+def test_a_read_only_data_dir(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o500)
+    try:
+        assert_one_clear_line(*serve(data), str(data))
+    finally:
+        data.chmod(0o700)
+
+
+def test_a_port_already_in_use(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        line = assert_one_clear_line(*serve(tmp_path / "data", port), f"127.0.0.1:{port}")
+    assert "--port" in line, line
