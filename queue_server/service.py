@@ -90,7 +90,7 @@ class HallService:
         self.broken: str | None = None
         self.damage: list[str] = []  # what a replay found wrong with the log, in words
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
-        self._inflight: dict[tuple[str, str], asyncio.Future[None]] = {}
+        self._inflight: dict[tuple[str, str], tuple[asyncio.Future[None], IdempotencyRecord]] = {}
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._ticker: asyncio.Task[None] | None = None
         self._clock_behind = False
@@ -252,7 +252,7 @@ class HallService:
         """
         done = self.store.submit(events, record)
         if record is not None:
-            self._inflight[(record.node, record.key)] = done
+            self._inflight[(record.node, record.key)] = (done, record)
         done.add_done_callback(functools.partial(self._settled, record))
         return done
 
@@ -288,9 +288,10 @@ class HallService:
         if slot in self._idempotency:
             return self._replayed(self._idempotency[slot], digest)
         pending = self._inflight.get(slot)
-        if pending is not None:
-            await self._wait(pending)
-            return self._replayed(self._idempotency[slot], digest)
+        if pending is not None:  # the first is being written: its answer, once durable (the record is final)
+            done, record = pending
+            await self._wait(done)
+            return self._replayed(record, digest)
         return await self._execute(decide, present, lambda answer, at: IdempotencyRecord(
             node, key, digest, answer.status, answer.body, at))
 

@@ -63,7 +63,7 @@ def test_yesterdays_ticket_stays_readable_and_says_its_day_is_over() -> None:
     ticket = rec.do("issue", "A01", at(MONDAY, "20:00")).ticket
     rec.do("roll_over", at(TUESDAY, "00:00:01"))
     found = rec.engine.find_ticket(ticket.id)
-    assert found is ticket and found is not None and found.day == MONDAY
+    assert found is not None and found is ticket and found.day == MONDAY
     view = ticket_view(rec.engine, found, at(TUESDAY, "08:00"))
     assert view["day_over"] is True and view["day"] == MONDAY and view["state"] == "cancelled"
     assert view["estimated_wait_s"] == 0 and view["ahead"] == 0
@@ -77,9 +77,10 @@ def test_only_a_bounded_number_of_past_days_is_kept() -> None:
     first = rec.do("issue", "A01", at(MONDAY, "10:00")).ticket
     for day in range(24, 24 + 7):
         rec.do("roll_over", at(f"2026-11-{day}", "10:00"))
-    assert rec.engine.find_ticket(first.id) is first  # seven closed days are kept
+    first_id = first.id
+    assert rec.engine.find_ticket(first_id) is first  # seven closed days are kept
     rec.do("roll_over", at("2026-12-01", "10:00"))
-    assert rec.engine.find_ticket(first.id) is None
+    assert rec.engine.find_ticket(first_id) is None
 
 
 # ------------------------------------------------------------------ a closing window strands nobody

@@ -105,6 +105,17 @@ async def test_a_concurrent_retry_waits_for_the_first_and_gets_its_answer(
     assert len(issued_events(store)) == 1
 
 
+async def test_a_retry_arriving_just_as_the_first_is_written_gets_its_answer(
+        service: HallService, store: MemoryStore) -> None:
+    """The retry runs after the commit but before the loop has settled memory (seen as a 500 under load)."""
+    store.hold()
+    first = asyncio.create_task(issue(service, "key-3"))
+    await settle()
+    store.release()  # durable now; the memory's settle callbacks have not run yet
+    retry = await issue(service, "key-3")
+    assert retry == await first and retry.status == 201
+
+
 async def test_a_read_is_sent_only_once_what_it_shows_is_durable(service: HallService, store: MemoryStore) -> None:
     store.hold()
     issuing = asyncio.create_task(issue(service))
