@@ -56,7 +56,7 @@ class HallPicture:
         self.window_lines: dict[int, WaitingLine] = {w.number: WaitingLine() for w in hall.windows}
         self.day: str | None = None
         self.last_event_id = 0
-        self.last_at = 0.0  # the instant of the last event applied
+        self.last_at = 0.0  # the latest instant in the log (the clock may have stepped back since)
         self._numbers: dict[str, int] = {}  # prefix → last number today
         self._issued: dict[str, int] = {}  # service → tickets issued today
         self._slot_issued: dict[tuple[str, int], int] = {}
@@ -148,7 +148,7 @@ class HallPicture:
             raise ValueError(f"event {event.id} has unknown type {event.type!r}")
         handler(self, event)
         self.last_event_id = event.id
-        self.last_at = event.at
+        self.last_at = max(self.last_at, event.at)
 
     def _line_of(self, ticket: Ticket) -> WaitingLine:
         if ticket.target_window is not None:
