@@ -58,7 +58,12 @@ class Event:
         return json.dumps(self.as_dict(), ensure_ascii=False, separators=(",", ":"))
 
     def data_json(self) -> str:
-        return json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
+        """The payload as the log stores it, encoded once (the engine checks it before applying)."""
+        cached: str | None = self.__dict__.get("_data_json")
+        if cached is None:
+            cached = json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
+            object.__setattr__(self, "_data_json", cached)  # a cache, not state: the event stays frozen
+        return cached
 
     @classmethod
     def from_row(cls, id: int, type: str, v: int, at: float, node: str, staff: str, data: str) -> Event:
