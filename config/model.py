@@ -77,6 +77,18 @@ class SlotQuota:
 
 
 @dataclass(frozen=True)
+class BookingRules:
+    """How a service takes appointments (预约): slots of its opening hours, how many bookings each holds."""
+
+    slot_minutes: int = 30
+    capacity: int = 4  # bookings per slot; the rest of the slot's tickets stay for walk-ins
+    days_ahead: int = 7  # booking opens this many days before the slot's day
+    checkin_early_minutes: float = 30.0  # a check-in is accepted from this long before the slot starts
+    checkin_late_minutes: float = 15.0  # and until this long after; later, a normal ticket is offered
+    no_show_grace_minutes: float = 15.0  # not checked in by slot end + this: no_show
+
+
+@dataclass(frozen=True)
 class Service:
     """What a citizen queues for; its prefix letter numbers its tickets (A001…)."""
 
@@ -93,6 +105,8 @@ class Service:
     appointments: bool = False
     real_name: bool = False
     name_en: str = ""
+    booking: BookingRules = BookingRules()  # used when ``appointments`` is true
+    materials: tuple[str, ...] = ()  # 办事指南: what to bring
 
 
 @dataclass(frozen=True)
@@ -138,12 +152,46 @@ class Node:
     demo_token: str | None = None  # only in sample halls, marked demo-only
 
 
+ALERT_KINDS = ("long_wait", "long_queue", "window_paused", "window_idle", "device_fault", "node_silent",
+               "bad_rating", "followup_overdue", "case_overdue", "quota_nearly_used")
+
+
 @dataclass(frozen=True)
 class AlertThresholds:
-    long_wait_minutes: float = 30.0
-    long_queue: int = 30
-    idle_window_minutes: float = 15.0
-    pause_minutes: float = 20.0
+    """预警 rules: each kind in ``kinds`` is raised once when its condition starts and resolved when it clears."""
+
+    long_wait_minutes: float = 30.0  # a ticket waiting longer than this
+    long_queue: int = 30  # a service's line longer than this
+    idle_window_minutes: float = 15.0  # signed in, calling nobody, while its services have people waiting
+    pause_minutes: float = 20.0  # paused longer than this while its services have people waiting
+    device_fault_seconds: float = 60.0  # a node's device down longer than this
+    node_silent_seconds: float = 90.0  # no heartbeat from a node for this long
+    quota_nearly_used_percent: float = 90.0  # a service's daily quota this full
+    hold_minutes: float = 5.0  # a condition that clears and returns within this is the same alert
+    kinds: tuple[str, ...] = ALERT_KINDS
+
+
+GREEN_REASONS = ("age_60_plus", "disability", "pregnancy", "illness", "military", "staff_assisted")
+
+
+@dataclass(frozen=True)
+class GreenChannel:
+    """绿色通道: which reasons a kiosk may assert itself (from the card) and which need a window or a manager."""
+
+    kiosk_reasons: tuple[str, ...] = ("age_60_plus",)
+    staff_reasons: tuple[str, ...] = ("disability", "pregnancy", "illness", "military", "staff_assisted")
+    elderly_age: int = 60
+    elderly_automatic: bool = False  # True: a 60+ card gets the green channel without being asked
+
+
+@dataclass(frozen=True)
+class RatingRules:
+    """好差评: how long after finishing a matter may be rated, and the deadlines of the cases that follow."""
+
+    window_hours: float = 24.0  # later: rating_expired
+    followup_working_days: int = 5  # 差评 follow-up (整改) deadline
+    complaint_working_days: int = 5  # 办不成事 complaint
+    assisted_working_days: int = 10  # 帮办代办 matter
 
 
 @dataclass(frozen=True)
@@ -169,6 +217,8 @@ class Hall:
     staff: tuple[Staff, ...] = ()
     alerts: AlertThresholds = AlertThresholds()
     policy: QueuePolicy = QueuePolicy()
+    green: GreenChannel = GreenChannel()
+    ratings: RatingRules = RatingRules()
     code: str = "hall"
     source: str = ""  # the file it came from, for error messages
 

@@ -174,10 +174,11 @@ class HallService:
                 log.exception("the hall tick failed")
 
     async def tick(self) -> None:
-        """What time does by itself: the new business day starts at midnight even if nobody asks."""
+        """What time does by itself: the new business day at midnight even if nobody asks, and every timer of
+        the domains (no-shows, overdue cases, alerts); only what they decide becomes events."""
         now = self._now()
-        if self.broken is None and self.engine.calendar.day_of(now) > (self.engine.day or ""):
-            await self._run(self.engine.roll_over)
+        if self.broken is None:
+            await self.run(self.engine.tick)
         if now - self._last_prune >= PRUNE_EVERY_S:
             self._last_prune = now
             await self._prune_idempotency(now - IDEMPOTENCY_HORIZON_S)
@@ -274,7 +275,7 @@ class HallService:
         except StoreError as err:
             raise StoreFailed(str(err)) from err
 
-    async def _command(self, decide: Callable[[float], Decision[T]], present: Callable[[T], Answer], *,
+    async def command(self, decide: Callable[[float], Decision[T]], present: Callable[[T], Answer], *,
                        node: str = "", key: str | None = None, fingerprint: bytes = b"") -> Answer:
         """Run one engine command at most once per (node, key) and answer only what is durable.
 
@@ -295,7 +296,7 @@ class HallService:
         return await self._execute(decide, present, lambda answer, at: IdempotencyRecord(
             node, key, digest, answer.status, answer.body, at))
 
-    async def _run(self, decide: Callable[[float], Decision[T]]) -> T:
+    async def run(self, decide: Callable[[float], Decision[T]]) -> T:
         """Run one engine command and return its outcome once its events are durable."""
         return await self._execute(decide, lambda outcome: outcome)
 
@@ -318,7 +319,7 @@ class HallService:
         await self._wait(self._submit(decision.events, record))
         return result
 
-    async def _read(self, present: Callable[[], Answer]) -> Answer:
+    async def read(self, present: Callable[[], Answer]) -> Answer:
         """Answer a read from the picture now, sent once everything it shows is durable."""
         answer = present()
         await self._durable(self.engine.last_event_id)
@@ -345,13 +346,13 @@ class HallService:
             return self._ticket_answer(issued.ticket, staff=False, status=200 if issued.existing else 201,
                                        existing=issued.existing)
 
-        return await self._command(
+        return await self.command(
             lambda at: self.engine.issue(service, at, priority=priority, node=node.name, holder_key=holder_key,
                                          holder_masked=holder_masked, appointment_id=appointment_id),
             present, node=node.name, key=key, fingerprint=fingerprint)
 
     async def call_next(self, node: Node, key: str | None, fingerprint: bytes, window: int) -> Answer:
-        return await self._command(lambda at: self.engine.call_next(window, at, node=node.name),
+        return await self.command(lambda at: self.engine.call_next(window, at, node=node.name),
                                    lambda ticket: self._ticket_answer(ticket, staff=True),
                                    node=node.name, key=key, fingerprint=fingerprint)
 
@@ -370,7 +371,7 @@ class HallService:
             return self.engine.act(action, ticket_id, at, window=acting, node=node.name, to_service=to_service,
                                    to_window=to_window, reason=reason)
 
-        return await self._command(decide, lambda ticket: self._ticket_answer(ticket, staff=True),
+        return await self.command(decide, lambda ticket: self._ticket_answer(ticket, staff=True),
                                    node=node.name, key=key, fingerprint=fingerprint)
 
     @staticmethod
@@ -411,7 +412,7 @@ class HallService:
             "resume": lambda at: engine.resume(window, at, node=node.name),
             "sign-out": lambda at: engine.sign_out(window, at, node=node.name),
         }
-        return await self._command(commands[verb], lambda _: _answer(window_view(engine, window)))
+        return await self.command(commands[verb], lambda _: _answer(window_view(engine, window)))
 
     async def sign_in(self, node: Node, window: int, staff_id: str, pin: str) -> Answer:
         """Staff sign in with a PIN: wrong PINs count per staff id and per node, durably; a lock says how long."""
@@ -423,9 +424,9 @@ class HallService:
         staff = self._staff.get(staff_id)
         ok = await asyncio.to_thread(verify_pin, pin, staff.pin_hash if staff else self._decoy_pin_hash)
         if not ok or staff is None:
-            await self._run(lambda at: engine.pin_failed(window, staff_id, at, node=node.name))
+            await self.run(lambda at: engine.pin_failed(window, staff_id, at, node=node.name))
             raise QueueError("wrong_pin", "工号或密码错误", "unknown staff id or wrong PIN", 401)
-        return await self._command(lambda at: engine.sign_in(window, staff_id, at, node=node.name),
+        return await self.command(lambda at: engine.sign_in(window, staff_id, at, node=node.name),
                                    lambda _: _answer(window_view(engine, window)))
 
     @staticmethod
@@ -467,14 +468,14 @@ class HallService:
             return _answer({"tickets": [ticket_view(self.engine, t, now, staff=staff) for t in page],
                             "next": _cursor(page[-1]) if more else None})
 
-        return await self._read(present)
+        return await self.read(present)
 
     async def windows(self) -> Answer:
-        return await self._read(lambda: _answer({"windows": [window_view(self.engine, w.number)
+        return await self.read(lambda: _answer({"windows": [window_view(self.engine, w.number)
                                                              for w in self.hall.windows]}))
 
     async def queues(self) -> Answer:
-        return await self._read(lambda: _answer({"day": self.engine.day, "last_event_id": self.last_durable_id,
+        return await self.read(lambda: _answer({"day": self.engine.day, "last_event_id": self.last_durable_id,
                                                  "queues": [queue_view(self.engine, s.code)
                                                             for s in self.hall.services]}))
 

@@ -359,7 +359,13 @@ class QueueEngine(HallPicture):
 
     @command
     def roll_over(self, at: float) -> None:
-        """Open the new business day if ``at`` is in one (also done by every command): the service's tick."""
+        """Open the new business day if ``at`` is in one (also done by every command)."""
+
+    @command
+    def tick(self, at: float) -> None:
+        """What time alone decides, run by the service every second: the new day, then each domain's timers."""
+        for domain in self.domains:
+            domain.tick(self, at)
 
     @command
     def pin_failed(self, window: int, staff_id: str, at: float, *, node: str = "") -> None:

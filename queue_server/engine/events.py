@@ -35,6 +35,25 @@ WINDOW_RESUMED = "window.resumed"
 STAFF_PIN_FAILED = "staff.pin_failed"  # a wrong PIN at sign-in; counted per staff id and per node
 # Calendar
 DAY_ROLLED = "day.rolled"
+# Appointments (预约)
+APPOINTMENT_BOOKED = "appointment.booked"
+APPOINTMENT_CANCELLED = "appointment.cancelled"
+APPOINTMENT_CHECKED_IN = "appointment.checked_in"  # the priority ticket is issued in the same command
+APPOINTMENT_NO_SHOW = "appointment.no_show"
+# 好差评 ratings and the case ledger (差评 follow-ups, 办不成事 complaints, 帮办代办 matters)
+RATING_GIVEN = "rating.given"
+CASE_OPENED = "case.opened"
+CASE_STEP = "case.step"  # assign, start, contact, rectify, resolve, close, decline, appeal, uphold, overturn
+CASE_OVERDUE = "case.overdue"  # decided on a tick: its deadline passed while it was still open
+# Alerts (预警)
+ALERT_RAISED = "alert.raised"
+ALERT_ACKNOWLEDGED = "alert.acknowledged"
+ALERT_RESOLVED = "alert.resolved"
+ALERT_CLOSED = "alert.closed"
+# Nodes and their devices (only transitions; heartbeats stay in memory)
+DEVICE_STATE = "device.state"
+# Self-service
+CERTIFICATE_PRINTED = "certificate.printed"
 
 
 @dataclass(frozen=True)

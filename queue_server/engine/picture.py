@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from config.model import Hall, Service, Window
 from queue_server.engine import events as ev
 from queue_server.engine.calendar import HallCalendar
+from queue_server.engine.domains import Domain
 from queue_server.engine.errors import QueueError, not_found
 from queue_server.engine.events import Event
 from queue_server.engine.state import (
@@ -26,6 +28,7 @@ from queue_server.engine.state import (
     priority_rank,
 )
 
+D = TypeVar("D", bound=Domain)
 PAST_DAYS_KEPT = 7  # closed days whose tickets stay readable (the status page behind a printed QR code)
 PIN_FAILURES_PER_STAFF = 5  # wrong PINs for one staff id within PIN_FAILURE_WINDOW_S before a lock
 PIN_FAILURES_PER_NODE = 10  # wrong PINs from one node (whatever staff id it tries) before a lock
@@ -65,6 +68,21 @@ class HallPicture:
         self.past: dict[str, Ticket] = {}  # tickets of the last PAST_DAYS_KEPT closed days, read-only
         self._past_days: deque[list[str]] = deque()
         self._pin_failures: dict[tuple[str, str], deque[float]] = {}  # ("staff"|"node", name) → instants
+        self.domains: list[Domain] = []
+        self._domain_handlers: dict[str, Callable[[Event], None]] = {}
+        self._observers: list[Domain] = []
+        # domains: self.name = self._add(Name(self)), see queue_server/engine/domains.py
+
+    def _add(self, domain: D) -> D:
+        """Register a domain: its event types, and whether it watches every event."""
+        self.domains.append(domain)
+        for type_, method in type(domain).handlers.items():
+            if type_ in self._domain_handlers or type_ in _APPLY:
+                raise ValueError(f"event type {type_!r} has two owners")
+            self._domain_handlers[type_] = method.__get__(domain)
+        if type(domain).observe is not Domain.observe:
+            self._observers.append(domain)
+        return domain
 
     # ================================================================ queries
     def ticket(self, ticket_id: str) -> Ticket:
@@ -144,11 +162,17 @@ class HallPicture:
         if event.id != self.last_event_id + 1:
             raise ValueError(f"event {event.id} applied after {self.last_event_id}: the log has a gap")
         handler = _APPLY.get(event.type)
-        if handler is None:
-            raise ValueError(f"event {event.id} has unknown type {event.type!r}")
-        handler(self, event)
+        if handler is not None:
+            handler(self, event)
+        else:
+            domain_handler = self._domain_handlers.get(event.type)
+            if domain_handler is None:
+                raise ValueError(f"event {event.id} has unknown type {event.type!r}")
+            domain_handler(event)
         self.last_event_id = event.id
         self.last_at = max(self.last_at, event.at)
+        for observer in self._observers:
+            observer.observe(event)
 
     def _line_of(self, ticket: Ticket) -> WaitingLine:
         if ticket.target_window is not None:
