@@ -115,7 +115,8 @@ def green(r: Reader, data: dict[str, Any]) -> GreenChannel:
         if name in kiosk:
             r.problem(where.removesuffix(" (the default)"), f"{name!r} is also in {kiosk[name]}: a reason is either "
                       f"asserted by the kiosk or given by staff, not both")
-    if rules.elderly_automatic and "age_60_plus" not in rules.kiosk_reasons:
+    kiosk_ok = not any(where.startswith("green.kiosk_reasons") for where, _ in r.problems)
+    if rules.elderly_automatic and kiosk_ok and "age_60_plus" not in rules.kiosk_reasons:
         r.problem("green.elderly_automatic", "true needs 'age_60_plus' in green.kiosk_reasons (the kiosk reads the "
                   "age from the card)")
     return rules

@@ -266,6 +266,11 @@ def test_bad_service_config_is_refused_at_its_path(edits, path, words):
     assert_problem(edited(*edits), path, *words)
 
 
+def test_a_bad_kiosk_reason_is_reported_once_not_again_as_a_missing_one():
+    found = problems_of(edited(('kiosk_reasons = ["age_60_plus"]', 'kiosk_reasons = ["age60"]')))
+    assert [p for p, _ in found] == ["green.kiosk_reasons[0]"]
+
+
 def test_error_text_names_the_file_and_the_path():
     with pytest.raises(ConfigError) as caught:
         parse_hall(edited(("followup_working_days = 5", "followup_working_days = 0")), "township_hall.toml")
