@@ -7,9 +7,10 @@ the file at the end if anything was recorded.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from config.model import TimeRange
@@ -191,6 +192,73 @@ class Reader:
             self.problem(sub(path, key), f"expected a list, got {describe(value)}")
             return []
         return value
+
+    def strings(self, table: dict[str, Any], path: str, key: str, *, max_items: int,
+                max_len: int = 200) -> tuple[str, ...]:
+        """A list of at most ``max_items`` non-empty strings of at most ``max_len`` characters, each listed once."""
+        where = sub(path, key)
+        items = self.array(table, path, key, ())
+        if len(items) > max_items:
+            self.problem(where, f"too many ({len(items)} items, at most {max_items})")
+        got: dict[str, str] = {}
+        for i, item in enumerate(items):
+            item_path = sub(where, i)
+            if not isinstance(item, str):
+                self.problem(item_path, f"expected a string, got {describe(item)}")
+            elif not item.strip():
+                self.problem(item_path, "must not be empty")
+            elif len(item) > max_len:
+                self.problem(item_path, f"too long ({len(item)} characters, at most {max_len})")
+            elif item in got:
+                self.problem(item_path, f"{item!r} is listed twice (first at {got[item]})")
+            else:
+                got[item] = item_path
+        return tuple(got)
+
+    def located_names(self, table: dict[str, Any], path: str, key: str, known: Sequence[str],
+                      what: str) -> list[tuple[str, str]]:
+        """A list of names from ``known``, each once, with each one's dotted path (for later cross-checks)."""
+        where = sub(path, key)
+        got: dict[str, str] = {}
+        for i, item in enumerate(self.array(table, path, key)):
+            item_path = sub(where, i)
+            if not isinstance(item, str):
+                self.problem(item_path, f"expected a {what} such as {known[0]!r}, got {describe(item)}")
+            elif item not in known:
+                self.problem(item_path, f"unknown {what} {item!r} (known: {listing(known)})")
+            elif item in got:
+                self.problem(item_path, f"{what} {item!r} is listed twice (first at {got[item]})")
+            else:
+                got[item] = item_path
+        return [(item_path, name) for name, item_path in got.items()]
+
+    def record(self, raw: object, path: str, cls: type, bounds: Mapping[str, tuple[float, float]],
+               names: Mapping[str, tuple[Sequence[str], str]] | None = None) -> Any:
+        """Fill a settings dataclass from its table; fields not given keep the dataclass defaults.
+
+        int fields are whole numbers and float fields numbers, both within ``bounds``; bool fields are
+        true/false; a field in ``names`` is a list of (known names, what they are called).
+        """
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        t = self.table(raw, path, tuple(fields))
+        values: dict[str, Any] = {}
+        for name, field in fields.items():
+            if name not in t:
+                continue
+            if names and name in names:
+                known, what = names[name]
+                values[name] = tuple(n for _, n in self.located_names(t, path, name, known, what))
+            elif field.type == "bool":
+                assert isinstance(field.default, bool), f"{cls.__name__}.{name}: a bool setting needs a default"
+                values[name] = self.boolean(t, path, name, field.default)
+            elif field.type == "int":
+                low, high = bounds[name]
+                values[name] = self.integer(t, path, name, low=int(low), high=int(high))
+            else:
+                assert field.type == "float", f"{cls.__name__}.{name}: no reader for {field.type}"
+                low, high = bounds[name]
+                values[name] = self.number(t, path, name, low=low, high=high)
+        return cls(**values)
 
     def tables(self, table: dict[str, Any], path: str, key: str, default: Any = REQUIRED) -> list[tuple[str, Any]]:
         """An array of tables (``[[key]]``) as (item path, raw item) pairs."""

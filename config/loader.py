@@ -7,7 +7,6 @@ plain words. Device URLs are checked by ``devices.url.parse_device_url``, the pa
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import tomllib
 import zoneinfo
@@ -15,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from config import rules
 from config.fields import REQUIRED, Reader, describe, listing, overlaps, parse_range, sub, within
 from config.model import (
-    AlertThresholds,
     Department,
     Hall,
     HallHours,
@@ -39,12 +38,13 @@ __all__ = ["DEVICE_KINDS", "ConfigError", "load_hall", "parse_hall"]
 
 log = logging.getLogger(__name__)
 
-TOP_KEYS = ("hall", "hours", "departments", "services", "windows", "staff", "nodes", "alerts", "policy")
+TOP_KEYS = ("hall", "hours", "departments", "services", "windows", "staff", "nodes", "alerts", "policy", "green",
+            "ratings")
 HALL_KEYS = ("name", "code", "timezone")
 HOURS_KEYS = ("weekdays", "extended", "weekend", "weekend_days", "holidays", "workdays")
 DEPARTMENT_KEYS = ("code", "name")
 SERVICE_KEYS = ("code", "name", "name_en", "department", "prefix", "daily_quota", "slot_quotas", "hours",
-                "extended", "weekend", "expected_minutes", "appointments", "real_name")
+                "extended", "weekend", "expected_minutes", "appointments", "real_name", "booking", "materials")
 SLOT_KEYS = ("span", "quota")
 WINDOW_KEYS = ("number", "name", "kind", "department", "services")
 WINDOW_SERVICE_KEYS = ("service", "weight", "order")
@@ -122,8 +122,8 @@ def _hall(r: Reader, data: dict[str, Any], source: str) -> Hall:
     staff = _staff(r, data, numbers)  # read in file order, so the problems come out in file order
     nodes = _nodes(r, data, numbers)
     return Hall(name=name, timezone=timezone, hours=hours, departments=departments, services=services,
-                windows=windows, nodes=nodes, staff=staff, alerts=_alerts(r, data), policy=_policy(r, data),
-                code=code, source=source)
+                windows=windows, nodes=nodes, staff=staff, alerts=rules.alerts(r, data), policy=_policy(r, data),
+                green=rules.green(r, data), ratings=rules.ratings(r, data), code=code, source=source)
 
 
 def _hours(r: Reader, data: dict[str, Any]) -> HallHours:
@@ -189,15 +189,21 @@ def _services(r: Reader, data: dict[str, Any], departments: set[str], hours: Hal
             r.problem(sub(path, "weekend"), "true, but [hours] has no weekend sessions")
         sessions = list(own_hours or hours.weekdays)
         sessions += list(hours.extended if extended else ()) + list(hours.weekend if weekend else ())
+        code = r.string(t, path, "code", pattern=_CODE, hint=_CODE_HINT)
+        name = r.string(t, path, "name")
+        prefix = r.string(t, path, "prefix", pattern="[A-Z]", hint="one upper-case letter A-Z")
+        daily_quota = r.integer(t, path, "daily_quota", 0, low=0, high=100_000)
+        slots = _slots(r, t, path, sessions)
+        expected_minutes = r.number(t, path, "expected_minutes", 10.0, low=0, high=480, low_open=True)
+        appointments = r.boolean(t, path, "appointments", False)
+        real_name = r.boolean(t, path, "real_name", False)
+        booking = rules.booking(r, t, path, appointments=appointments, daily_quota=daily_quota, slots=slots,
+                                sessions=sessions)
         service = Service(
-            code=r.string(t, path, "code", pattern=_CODE, hint=_CODE_HINT), name=r.string(t, path, "name"),
-            department=department,
-            prefix=r.string(t, path, "prefix", pattern="[A-Z]", hint="one upper-case letter A-Z"),
-            daily_quota=r.integer(t, path, "daily_quota", 0, low=0, high=100_000),
-            slot_quotas=_slots(r, t, path, sessions), hours=own_hours, extended=extended, weekend=weekend,
-            expected_minutes=r.number(t, path, "expected_minutes", 10.0, low=0, high=480, low_open=True),
-            appointments=r.boolean(t, path, "appointments", False),
-            real_name=r.boolean(t, path, "real_name", False), name_en=r.string(t, path, "name_en", ""))
+            code=code, name=name, department=department, prefix=prefix, daily_quota=daily_quota,
+            slot_quotas=tuple(q for _, q in slots), hours=own_hours, extended=extended, weekend=weekend,
+            expected_minutes=expected_minutes, appointments=appointments, real_name=real_name,
+            name_en=r.string(t, path, "name_en", ""), booking=booking, materials=rules.materials(r, t, path))
         out.append((path, service))
     if "services" in data and not out:
         r.problem("services", "the hall needs at least one service")
@@ -206,7 +212,8 @@ def _services(r: Reader, data: dict[str, Any], departments: set[str], hours: Hal
     return tuple(s for _, s in out)
 
 
-def _slots(r: Reader, t: dict[str, Any], path: str, sessions: list[TimeRange]) -> tuple[SlotQuota, ...]:
+def _slots(r: Reader, t: dict[str, Any], path: str, sessions: list[TimeRange]) -> list[tuple[str, SlotQuota]]:
+    """The service's slot quotas, each with the dotted path of its table (for the booking cross-checks)."""
     out: list[tuple[str, SlotQuota]] = []
     for slot_path, raw in r.tables(t, path, "slot_quotas", ()):
         s = r.table(raw, slot_path, SLOT_KEYS)
@@ -227,9 +234,9 @@ def _slots(r: Reader, t: dict[str, Any], path: str, sessions: list[TimeRange]) -
                       f"({', '.join(map(str, sessions)) or 'none'})")
         for other_path, other in out:
             if overlaps(span, other.span):
-                r.problem(span_path, f"{span} overlaps the slot {other.span} at {other_path}")
-        out.append((span_path, SlotQuota(span, quota)))
-    return tuple(q for _, q in out)
+                r.problem(span_path, f"{span} overlaps the slot {other.span} at {sub(other_path, 'span')}")
+        out.append((slot_path, SlotQuota(span, quota)))
+    return out
 
 
 def _window_services(r: Reader, t: dict[str, Any], path: str,
@@ -395,33 +402,10 @@ def _nodes(r: Reader, data: dict[str, Any], windows: set[int]) -> tuple[Node, ..
     return tuple(n for _, n in out)
 
 
-_ALERT_BOUNDS = {"long_wait_minutes": (1, 600), "long_queue": (1, 10_000), "idle_window_minutes": (1, 600),
-                 "pause_minutes": (1, 600)}
 _POLICY_BOUNDS = {"recall_limit": (0, 10), "requeue_limit": (0, 10), "requeue_window_minutes": (0, 1440),
                   "max_bypass": (1, 1000)}
 
 
-def _bounded(r: Reader, data: dict[str, Any], section: str, cls: type, bounds: dict[str, tuple[int, int]]) -> Any:
-    """Fill a settings dataclass from its table: int fields as integers, float fields as numbers, bool as bool."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    t = r.table(data.get(section, {}), section, tuple(fields))
-    values: dict[str, Any] = {}
-    for name, field in fields.items():
-        if name not in t:
-            continue
-        if field.type == "bool":
-            assert isinstance(field.default, bool), f"{cls.__name__}.{name}: a bool setting needs a default"
-            values[name] = r.boolean(t, section, name, field.default)
-        elif field.type == "int":
-            values[name] = r.integer(t, section, name, low=bounds[name][0], high=bounds[name][1])
-        else:
-            values[name] = r.number(t, section, name, low=bounds[name][0], high=bounds[name][1])
-    return cls(**values)
-
-
-def _alerts(r: Reader, data: dict[str, Any]) -> AlertThresholds:
-    return _bounded(r, data, "alerts", AlertThresholds, _ALERT_BOUNDS)
-
-
 def _policy(r: Reader, data: dict[str, Any]) -> QueuePolicy:
-    return _bounded(r, data, "policy", QueuePolicy, _POLICY_BOUNDS)
+    policy: QueuePolicy = r.record(data.get("policy", {}), "policy", QueuePolicy, _POLICY_BOUNDS)
+    return policy
