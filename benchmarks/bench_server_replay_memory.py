@@ -80,8 +80,8 @@ async def main() -> None:
     token = "demo-manager" if args.staff else "demo-display"
     with tempfile.TemporaryDirectory(prefix="bench-replay-mem-") as tmp:
         port = free_port()
-        proc = subprocess.Popen(server_argv(Path(tmp, "data"), port), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = await asyncio.to_thread(subprocess.Popen, server_argv(Path(tmp, "data"), port),
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             await asyncio.to_thread(wait_health, port)
             base = f"http://127.0.0.1:{port}"

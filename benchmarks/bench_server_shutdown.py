@@ -56,7 +56,8 @@ async def issue(session: aiohttp.ClientSession, base: str, count: int) -> int:
 async def one_round(data: Path, screens: int, stalled: int, tickets: int, cap_s: float) -> tuple[float, int]:
     """Start a server, connect the screens, SIGTERM: (seconds to exit, screens that saw 1001)."""
     port = free_port()
-    proc = subprocess.Popen(server_argv(data, port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = await asyncio.to_thread(subprocess.Popen, server_argv(data, port), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
     raw: list[socket.socket] = []
     try:
         await asyncio.to_thread(wait_health, port)

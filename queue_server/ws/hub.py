@@ -72,7 +72,7 @@ class Hub:
 
     def __init__(self) -> None:
         self._subscribers: set[Subscriber] = set()
-        self._sockets: dict[web.WebSocketResponse, asyncio.BaseTransport | None] = {}
+        self._sockets: dict[web.WebSocketResponse, asyncio.Transport | None] = {}
         self._replay: ReplayCache | None = None
 
     @property
@@ -115,7 +115,7 @@ class Hub:
 
     async def serve(self, ws: web.WebSocketResponse, after: int, last_durable: Callable[[], int],
                     read_after: ReadAfter, *, view: View = View.PUBLIC,
-                    transport: asyncio.BaseTransport | None = None) -> None:
+                    transport: asyncio.Transport | None = None) -> None:
         """Send history after ``after``, then live events, until the client leaves or falls behind."""
         subscriber = self.subscribe(view=view)
         self._sockets[ws] = transport
