@@ -1,8 +1,8 @@
 """``create_app``: the queue server for one hall, owning nothing global.
 
 The store is opened and the log replayed in a cleanup context, so a test or a second instance builds
-its own app from a config and a data directory, and shutdown closes WebSockets with a reason before
-the log is closed.
+its own app from a config and a data directory, and shutdown closes WebSockets with a reason (all at
+once, within a bound) and drops connections that only drain a refused body before the log is closed.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from queue_server.api.auth import Authenticator
 from queue_server.api.errors import error_middleware, text_middleware
 from queue_server.api.openapi import openapi_document
 from queue_server.api.routes import routes
+from queue_server.draining import DrainingConnections
 from queue_server.keys import AUTH, SERVICE
 from queue_server.service import HallService
 from queue_server.start_failure import start_failure
@@ -61,9 +62,14 @@ def create_app(hall: Hall, *, data_dir: str | Path | None = None, store: EventSt
         yield
         await service.stop()
 
+    draining = DrainingConnections()
+
     async def on_shutdown(app: web.Application) -> None:
+        """Runs once the listener is closed: nothing but requests really in flight may hold the stop."""
+        draining.close_all()
         await service.hub.close_all("server shutting down")
 
     app.cleanup_ctx.append(lifecycle)
+    app.on_response_prepare.append(draining.on_response_prepare)
     app.on_shutdown.append(on_shutdown)
     return app

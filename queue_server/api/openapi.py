@@ -99,6 +99,17 @@ OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
                                "responses": {"200": _resp("queues"), **_ERRORS}}),
     ("get", "/api/v1/events", {
         "summary": "WebSocket: events after ?after=ID in order, then live (token also as ?token=)",
+        "description": (
+            "Each message is one event as JSON (id, type, v, at, at_iso, data), history first, then live, "
+            "with no gap and no duplicate. What a message holds depends on the token's role: displays and "
+            "kiosks get the public view (ticket ids, numbers, services, windows, states, times; no holder, "
+            "staff id, node name or typed reason), windows and managers the staff view (adds node, staff, "
+            "holder_masked, appointment_id and reasons). holder_key is never sent. An event type a client does "
+            "not know may arrive with empty data. Application close codes: 4008 the client fell too far "
+            "behind (reason: 'too slow; reconnect with ?after=ID', ID the last event it was sent); 4009 "
+            "?after= is beyond the end of the log, as for a screen that outlived a data reset (reason: "
+            "'after=A is beyond the last event L; start again from ?after=0'); 1001 the server is shutting "
+            "down (reason: 'server shutting down'), reconnect with ?after= the last id applied."),
         "parameters": [{"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
                        {"name": "token", "in": "query", "schema": {"type": "string"}}],
         "responses": {"101": _resp("switching to WebSocket"), **_ERRORS}}),

@@ -18,7 +18,7 @@ from queue_server.engine.errors import QueueError
 from queue_server.engine.state import TicketState
 from queue_server.keys import AUTH, SERVICE
 from queue_server.service import LIST_LIMIT, LIST_LIMIT_MAX, Answer, HallService, dumps
-from queue_server.ws.hub import limit_send_buffer
+from queue_server.ws.views import view_for
 
 routes = web.RouteTableDef()
 
@@ -179,7 +179,7 @@ async def queues(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------------------------------------- events
 @routes.get("/api/v1/events")
 async def events(request: web.Request) -> web.StreamResponse:
-    request.app[AUTH].node(request, allow_query=True)
+    node = request.app[AUTH].node(request, allow_query=True)
     service = _service(request)
     try:
         after = int(request.query.get("after", "0"))
@@ -188,7 +188,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     if after < 0:
         raise bad_request("after must be >= 0", "after 不能为负数", "invalid_after")
     ws = web.WebSocketResponse(heartbeat=30.0)
-    limit_send_buffer(request.transport)
-    await ws.prepare(request)
-    await service.hub.serve(ws, after, lambda: service.last_durable_id, service.store.read_after)
+    if not await service.hub.accept(ws, request):
+        return web.Response()  # the client left during the handshake: aiohttp drops this unsent
+    await service.hub.serve(ws, after, lambda: service.last_durable_id, service.store.read_after,
+                            view=view_for(node.role), transport=request.transport)
     return ws
