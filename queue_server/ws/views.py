@@ -53,6 +53,22 @@ PUBLIC_FIELDS: dict[str, frozenset[str]] = {
     ev.WINDOW_PAUSED: frozenset({"window"}),
     ev.WINDOW_RESUMED: frozenset({"window"}),
     ev.DAY_ROLLED: frozenset({"from", "to"}),
+    ev.TICKET_RETURNED: frozenset({"ticket", "window"}),
+    ev.STAFF_PIN_FAILED: frozenset(),
+    ev.APPOINTMENT_BOOKED: frozenset({"appointment", "service", "day", "slot_start", "slot_end"}),
+    ev.APPOINTMENT_CANCELLED: frozenset({"appointment", "service"}),
+    ev.APPOINTMENT_CHECKED_IN: frozenset({"appointment", "service", "ticket"}),
+    ev.APPOINTMENT_NO_SHOW: frozenset({"appointment", "service", "slot_start"}),
+    ev.RATING_GIVEN: frozenset({"ticket", "level", "service", "department", "window"}),
+    ev.CASE_OPENED: frozenset({"case", "kind", "department", "deadline"}),
+    ev.CASE_STEP: frozenset({"case", "kind", "step", "state"}),
+    ev.CASE_OVERDUE: frozenset({"case", "kind", "deadline", "department"}),
+    ev.ALERT_RAISED: frozenset({"alert", "kind", "subject", "level", "figures"}),
+    ev.ALERT_ACKNOWLEDGED: frozenset({"alert"}),
+    ev.ALERT_RESOLVED: frozenset({"alert"}),
+    ev.ALERT_CLOSED: frozenset({"alert"}),
+    ev.DEVICE_STATE: frozenset({"device", "kind", "state"}),
+    ev.CERTIFICATE_PRINTED: frozenset({"document_kind", "outcome"}),
 }
 
 # Staff data fields: the public ones plus the masked holder, appointment, decision and typed reasons.
@@ -64,6 +80,15 @@ STAFF_FIELDS: dict[str, frozenset[str]] = {
     ev.TICKET_CANCELLED: PUBLIC_FIELDS[ev.TICKET_CANCELLED] | {"reason"},
     ev.TICKET_PRINTED: PUBLIC_FIELDS[ev.TICKET_PRINTED] | {"reason"},
     ev.WINDOW_PAUSED: PUBLIC_FIELDS[ev.WINDOW_PAUSED] | {"reason"},
+    ev.STAFF_PIN_FAILED: frozenset({"window"}),
+    ev.APPOINTMENT_BOOKED: PUBLIC_FIELDS[ev.APPOINTMENT_BOOKED] | {"holder_masked"},  # never the check-in code
+    ev.APPOINTMENT_CANCELLED: PUBLIC_FIELDS[ev.APPOINTMENT_CANCELLED] | {"reason"},
+    ev.RATING_GIVEN: PUBLIC_FIELDS[ev.RATING_GIVEN] | {"channel", "comment", "staff", "finished_at"},
+    ev.CASE_OPENED: PUBLIC_FIELDS[ev.CASE_OPENED] | {"ticket", "level", "holder_masked", "subject", "category"},
+    ev.CASE_STEP: PUBLIC_FIELDS[ev.CASE_STEP] | {"ticket", "note", "department"},
+    ev.ALERT_CLOSED: PUBLIC_FIELDS[ev.ALERT_CLOSED] | {"note"},
+    ev.DEVICE_STATE: PUBLIC_FIELDS[ev.DEVICE_STATE] | {"node", "reason", "since"},
+    ev.CERTIFICATE_PRINTED: PUBLIC_FIELDS[ev.CERTIFICATE_PRINTED] | {"node", "holder_masked"},
 }
 
 _FIELDS = {View.PUBLIC: PUBLIC_FIELDS, View.STAFF: STAFF_FIELDS}

@@ -49,9 +49,9 @@ def test_staff_view_keeps_everything_but_the_holder_key() -> None:
 
 @pytest.mark.parametrize("view", list(View))
 def test_an_unknown_type_leaks_nothing(view: View) -> None:
-    future = Event(9, "alert.raised", 1.0, {"holder_key": "x", "staff_name": "王五", "text": "secret"},
+    future = Event(9, "queue.forecast", 1.0, {"holder_key": "x", "staff_name": "王五", "text": "secret"},
                    node="manager-1", staff="s009")
-    assert shape(future, view) == {"id": 9, "type": "alert.raised", "v": 1, "at": 1.0,
+    assert shape(future, view) == {"id": 9, "type": "queue.forecast", "v": 1, "at": 1.0,
                                    "at_iso": "1970-01-01T00:00:01Z", "data": {}}
 
 
