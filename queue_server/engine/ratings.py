@@ -8,7 +8,7 @@ whose follow-up was overturned on appeal stays in the log and in the export (``o
 the satisfaction figure (``counted`` is false).
 
 Memory: every rating since the log began stays in memory (the export of any closed range reads it
-without replaying the log): about 2.3 MB per 10,000 ratings (measured with tracemalloc, comments empty;
+without replaying the log): about 4 MB per 10,000 ratings (benchmarks/bench_rating_memory.py, comments empty;
 a comment adds its text). A hall rates a few hundred matters a day, so a year is a few tens of MB. The
 finisher of each matter is kept only while it may still be rated (``window_hours``), pruned at each day.
 """
