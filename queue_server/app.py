@@ -17,8 +17,10 @@ from aiohttp import web
 
 from config.model import Hall
 from queue_server.api.auth import Authenticator
+from queue_server.api.cases import routes as case_routes
 from queue_server.api.errors import error_middleware, text_middleware
 from queue_server.api.openapi import openapi_document
+from queue_server.api.ratings import routes as rating_routes
 from queue_server.api.routes import routes
 from queue_server.draining import DrainingConnections
 from queue_server.keys import AUTH, SERVICE
@@ -50,6 +52,8 @@ def create_app(hall: Hall, *, data_dir: str | Path | None = None, store: EventSt
 
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.add_routes(routes)
+    app.add_routes(rating_routes)
+    app.add_routes(case_routes)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         try:

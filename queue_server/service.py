@@ -26,6 +26,8 @@ from typing import Any, TypeVar
 
 from config.model import Hall, Node, NodeRole
 from config.secrets import hash_pin, verify_pin
+from queue_server.desks.cases import CaseDesk
+from queue_server.desks.ratings import RatingDesk
 from queue_server.engine.decision import Decision, Issued
 from queue_server.engine.engine import QueueEngine
 from queue_server.engine.errors import QueueError
@@ -77,7 +79,7 @@ def _refused(zh: str, en: str) -> QueueError:
     return QueueError("forbidden", zh, en, 403)
 
 
-class HallService:
+class HallService(RatingDesk, CaseDesk):
     """One hall's engine, log and hub, and the idempotency memory of its API."""
 
     def __init__(self, hall: Hall, store: EventStore, *, clock: Callable[[], float] = time.time) -> None:
@@ -344,7 +346,7 @@ class HallService:
 
         def present(issued: Issued) -> Answer:
             return self._ticket_answer(issued.ticket, staff=False, status=200 if issued.existing else 201,
-                                       existing=issued.existing)
+                                       existing=issued.existing, rating_url=self.rating_url(issued.ticket.id))
 
         return await self.command(
             lambda at: self.engine.issue(service, at, priority=priority, node=node.name, holder_key=holder_key,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from queue_server.api.cases import OPERATIONS as CASE_OPERATIONS
+from queue_server.api.ratings import OPERATIONS as RATING_OPERATIONS
 from queue_server.service import TICKET_ACTIONS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -114,6 +116,7 @@ OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
                        {"name": "token", "in": "query", "schema": {"type": "string"}}],
         "responses": {"101": _resp("switching to WebSocket"), **_ERRORS}}),
 ]
+OPERATIONS += RATING_OPERATIONS + CASE_OPERATIONS
 
 
 def openapi_document(hall_name: str) -> dict[str, Any]:

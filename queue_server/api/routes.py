@@ -68,7 +68,8 @@ async def get_ticket(request: web.Request) -> web.Response:
             return web.Response(status=404, text=render_not_found_page(service.hall.name), content_type="text/html")
         raise
     if wants_html:
-        return web.Response(text=render_status_page(service.hall.name, view), content_type="text/html")
+        offer = service.rating_offer(view["id"], request.query.get("k"))
+        return web.Response(text=render_status_page(service.hall.name, view, offer), content_type="text/html")
     return web.json_response(view, dumps=dumps)
 
 
@@ -115,7 +116,7 @@ async def list_tickets(request: web.Request) -> web.Response:
         after=request.query.get("after"), limit=limit))
 
 
-@routes.post(r"/api/v1/tickets/{ticket_id}/{action}")
+@routes.post(r"/api/v1/tickets/{ticket_id}/{action:(?!rating$)[^/]+}")  # rating: api/ratings.py
 async def ticket_action(request: web.Request) -> web.Response:
     node = request.app[AUTH].node(request)
     action = request.match_info["action"].replace("-", "_")

@@ -1,13 +1,20 @@
-"""The small mobile page behind a ticket's QR code: where am I in the queue, in big friendly text."""
+"""The small mobile page behind a ticket's QR code: where am I in the queue, in big friendly text.
+
+With the ticket's rating secret in the link (``?k=``, see queue_server/desks/ratings.py) and its matter
+finished and not yet rated, the page offers the five 好差评 levels as plain forms (no script, no level
+chosen beforehand); a wrong or missing secret shows the status only, with no hint.
+"""
 
 from __future__ import annotations
 
 import html
 from typing import Any
 
+LEVELS_ZH = ((5, "非常满意"), (4, "满意"), (3, "基本满意"), (2, "不满意"), (1, "非常不满意"))
 
-def render_status_page(hall_name: str, view: dict[str, Any]) -> str:
-    """HTML for one ticket's public view; refreshes itself, shows no personal data."""
+
+def render_status_page(hall_name: str, view: dict[str, Any], rating: dict[str, Any] | None = None) -> str:
+    """HTML for one ticket's public view; refreshes itself, shows no personal data; the rating when offered."""
     e = html.escape
     if view["day_over"]:
         line = f"此号为 <b>{e(view['day'])}</b> 的号票，当日办理已结束（{e(view['state_zh'])}）"
@@ -25,7 +32,24 @@ def render_status_page(hall_name: str, view: dict[str, Any]) -> str:
     else:
         line = e(view["state_zh"])
         line_en = e(view["state"])
-    return _page(hall_name, view["number"], view["service_name"], line, line_en, refresh=not view["day_over"])
+    extra = ""
+    if rating is not None and rating.get("rated"):
+        extra = '<div class="line" id="rating">感谢您的评价</div><div class="en">thank you for your rating</div>'
+    elif rating is not None:
+        action = f"/api/v1/tickets/{e(view['id'])}/rating"
+        buttons = "".join(
+            f'<form method="post" action="{action}"><input type="hidden" name="k" value="{e(rating["secret"])}">'
+            f'<input type="hidden" name="level" value="{level}"><button type="submit">{text}</button></form>'
+            for level, text in LEVELS_ZH)
+        extra = f'<div class="rate" id="rating"><div class="line">请对本次服务作出评价</div>{buttons}</div>'
+    return _page(hall_name, view["number"], view["service_name"], line, line_en,
+                 refresh=not view["day_over"] and rating is None, extra=extra)
+
+
+def render_rating_answer(hall_name: str, ok: bool, message_zh: str, message_en: str) -> str:
+    """What the phone shows after a rating from the status page: thanks, or why it was refused."""
+    title = "评价成功" if ok else "未能评价"
+    return _page(hall_name, title, "", html.escape(message_zh), message_en, refresh=False)
 
 
 def render_not_found_page(hall_name: str) -> str:
@@ -34,7 +58,8 @@ def render_not_found_page(hall_name: str) -> str:
                  refresh=False)
 
 
-def _page(hall_name: str, number_text: str, service_name: str, line: str, line_en: str, *, refresh: bool) -> str:
+def _page(hall_name: str, number_text: str, service_name: str, line: str, line_en: str, *, refresh: bool,
+          extra: str = "") -> str:
     e = html.escape
     number = e(number_text)
     meta_refresh = '<meta http-equiv="refresh" content="15">\n' if refresh else ""
@@ -50,11 +75,14 @@ h1 {{ font-size: 1.2rem; font-weight: normal; margin: 0 0 1rem; }}
 .service {{ font-size: 1.4rem; margin-bottom: 1.2rem; }}
 .line {{ font-size: 1.6rem; line-height: 1.5; }}
 .en {{ color: #5b6b7b; font-size: 1rem; margin-top: .5rem; }}
+.rate {{ margin-top: 1.5rem; }} .rate form {{ margin: .4rem 0; }}
+.rate button {{ font-size: 1.3rem; width: 80%; padding: .6rem; border-radius: .5rem; border: 1px solid #8aa; }}
 </style></head>
 <body><h1>{e(hall_name)}</h1>
 <div class="number" id="number">{number}</div>
 <div class="service">{e(service_name)}</div>
 <div class="line" id="state">{line}</div>
 <div class="en">{e(line_en)}</div>
+{extra}
 </body></html>
 """

@@ -31,10 +31,11 @@ from queue_server.engine import events as ev
 from queue_server.engine.commands import CommandBase, command
 from queue_server.engine.decision import Issued
 from queue_server.engine.errors import QueueError, bad_state
+from queue_server.engine.rating_commands import RatingCommands
 from queue_server.engine.state import Priority, Ticket, TicketState, WindowState
 
 
-class QueueEngine(CommandBase):
+class QueueEngine(RatingCommands, CommandBase):
     """One hall's queues. Not thread-safe by design: the server runs it on one event loop."""
 
     @command

@@ -15,9 +15,11 @@ from typing import TypeVar
 from config.model import Hall, Service, Window
 from queue_server.engine import events as ev
 from queue_server.engine.calendar import HallCalendar
+from queue_server.engine.cases import CaseLedger
 from queue_server.engine.domains import Domain
 from queue_server.engine.errors import QueueError, not_found
 from queue_server.engine.events import Event
+from queue_server.engine.ratings import RatingBook
 from queue_server.engine.state import (
     OPEN_STATES,
     Priority,
@@ -72,6 +74,8 @@ class HallPicture:
         self._domain_handlers: dict[str, Callable[[Event], None]] = {}
         self._observers: list[Domain] = []
         # domains: self.name = self._add(Name(self)), see queue_server/engine/domains.py
+        self.ratings = self._add(RatingBook(self))
+        self.cases = self._add(CaseLedger(self))
 
     def _add(self, domain: D) -> D:
         """Register a domain: its event types, and whether it watches every event."""

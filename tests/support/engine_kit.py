@@ -61,6 +61,13 @@ def snapshot(engine: QueueEngine) -> dict[str, Any]:
         "holders": dict(engine._holders),
         "past": {tid: dataclasses.asdict(t) for tid, t in engine.past.items()},
         "pin_failures": {key: list(times) for key, times in engine._pin_failures.items()},
+        "ratings": {tid: r.as_dict() for tid, r in engine.ratings.ratings.items()},
+        "ratings_by_day": {day: list(ids) for day, ids in engine.ratings.by_day.items()},
+        "finishers": dict(engine.ratings.finishers),
+        "cases": {cid: case.as_dict() for cid, case in engine.cases.cases.items()},
+        "followup_of": dict(engine.cases.followup_of),
+        "case_watch": dict(engine.cases._watch),
+        "case_figures": {key: list(counts) for key, counts in engine.cases._figures.items()},
     }
 
 
