@@ -72,6 +72,8 @@ class HallPicture:
         self._domain_handlers: dict[str, Callable[[Event], None]] = {}
         self._observers: list[Domain] = []
         # domains: self.name = self._add(Name(self)), see queue_server/engine/domains.py
+        from queue_server.engine.appointments import AppointmentBook  # here: its command mixin imports the picture
+        self.appointments = self._add(AppointmentBook(self))
 
     def _add(self, domain: D) -> D:
         """Register a domain: its event types, and whether it watches every event."""
