@@ -29,6 +29,7 @@ class NodeRole(StrEnum):
     WINDOW = "window"
     DISPLAY = "display"
     MANAGER = "manager"
+    BOOKING = "booking"  # the hall's online / 12345 booking channel: books and cancels appointments
 
 
 @dataclass(frozen=True)

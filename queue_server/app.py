@@ -16,6 +16,7 @@ from pathlib import Path
 from aiohttp import web
 
 from config.model import Hall
+from queue_server.api.appointments import routes as appointment_routes
 from queue_server.api.auth import Authenticator
 from queue_server.api.cases import routes as case_routes
 from queue_server.api.errors import error_middleware, text_middleware
@@ -54,6 +55,7 @@ def create_app(hall: Hall, *, data_dir: str | Path | None = None, store: EventSt
     app.add_routes(routes)
     app.add_routes(rating_routes)
     app.add_routes(case_routes)
+    app.add_routes(appointment_routes)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         try:

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from config.model import Hall, Node, NodeRole
 from config.secrets import hash_pin, verify_pin
+from queue_server.desks.appointments import AppointmentDesk
 from queue_server.desks.cases import CaseDesk
 from queue_server.desks.ratings import RatingDesk
 from queue_server.engine.decision import Decision, Issued
@@ -79,7 +80,7 @@ def _refused(zh: str, en: str) -> QueueError:
     return QueueError("forbidden", zh, en, 403)
 
 
-class HallService(RatingDesk, CaseDesk):
+class HallService(RatingDesk, CaseDesk, AppointmentDesk):
     """One hall's engine, log and hub, and the idempotency memory of its API."""
 
     def __init__(self, hall: Hall, store: EventStore, *, clock: Callable[[], float] = time.time) -> None:
@@ -341,8 +342,10 @@ class HallService(RatingDesk, CaseDesk):
         return _answer(view, status)
 
     async def issue(self, node: Node, key: str | None, fingerprint: bytes, *, service: str, priority: str,
-                    holder_key: str, holder_masked: str, appointment_id: str) -> Answer:
-        """A kiosk (or a manager) takes a ticket; a holder's second tap gets the open ticket again (200)."""
+                    holder_key: str, holder_masked: str, appointment_id: str, green_reason: str = "") -> Answer:
+        """A kiosk (or a manager) takes a ticket; a holder's second tap gets the open ticket again (200).
+
+        A window or a manager may assert the green channel's staff reasons; a kiosk only its own."""
 
         def present(issued: Issued) -> Answer:
             return self._ticket_answer(issued.ticket, staff=False, status=200 if issued.existing else 201,
@@ -350,7 +353,9 @@ class HallService(RatingDesk, CaseDesk):
 
         return await self.command(
             lambda at: self.engine.issue(service, at, priority=priority, node=node.name, holder_key=holder_key,
-                                         holder_masked=holder_masked, appointment_id=appointment_id),
+                                         holder_masked=holder_masked, appointment_id=appointment_id,
+                                         green_reason=green_reason,
+                                         by_staff=node.role in (NodeRole.WINDOW, NodeRole.MANAGER)),
             present, node=node.name, key=key, fingerprint=fingerprint)
 
     async def call_next(self, node: Node, key: str | None, fingerprint: bytes, window: int) -> Answer:

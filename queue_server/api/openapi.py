@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from config.model import GREEN_REASONS
+from queue_server.api.appointments import OPERATIONS as APPOINTMENT_OPERATIONS
 from queue_server.api.cases import OPERATIONS as CASE_OPERATIONS
 from queue_server.api.ratings import OPERATIONS as RATING_OPERATIONS
 from queue_server.service import TICKET_ACTIONS
@@ -44,11 +46,17 @@ OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("get", "/api/v1/openapi.json", {"summary": "this document", "security": [],
                                      "responses": {"200": _resp("the OpenAPI document")}}),
     ("post", "/api/v1/tickets", {
-        "summary": "issue a ticket (kiosk, manager)", "parameters": [_IDEMPOTENCY],
+        "summary": "issue a ticket (kiosk, manager; a window only green-channel tickets)",
+        "description": "priority appointment is refused (422 appointment_check_in_required): such a ticket comes only "
+                       "from POST /api/v1/appointments/check-in. priority green needs green_reason: a kiosk may give "
+                       "the hall's kiosk reasons (config green.kiosk_reasons), a window or a manager also its staff "
+                       "reasons (403 green_reason_needs_staff otherwise); the reason is kept in ticket.issued.",
+        "parameters": [_IDEMPOTENCY],
         "requestBody": _body({"service": {"type": "string"},
                               "priority": {"type": "string", "enum": ["normal", "green", "appointment"]},
                               "holder_key": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                              "holder_masked": {"type": "string"}, "appointment_id": {"type": "string"}},
+                              "holder_masked": {"type": "string"}, "appointment_id": {"type": "string"},
+                              "green_reason": {"type": "string", "enum": list(GREEN_REASONS)}},
                              ["service"]),
         "responses": {"201": _resp("issued", _TICKET), "200": _resp("the holder's open ticket, for reprint", _TICKET),
                       **_ERRORS}}),
@@ -115,6 +123,7 @@ OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
         "parameters": [{"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
                        {"name": "token", "in": "query", "schema": {"type": "string"}}],
         "responses": {"101": _resp("switching to WebSocket"), **_ERRORS}}),
+    *APPOINTMENT_OPERATIONS,
 ]
 OPERATIONS += RATING_OPERATIONS + CASE_OPERATIONS
 

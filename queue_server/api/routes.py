@@ -77,11 +77,14 @@ async def get_ticket(request: web.Request) -> web.Response:
 @routes.post("/api/v1/tickets")
 async def issue_ticket(request: web.Request) -> web.Response:
     node = request.app[AUTH].node(request)
-    require(node, NodeRole.KIOSK, NodeRole.MANAGER)
+    require(node, NodeRole.KIOSK, NodeRole.MANAGER, NodeRole.WINDOW)
     fields = Fields(await read_json(request),
-                    {"service", "priority", "holder_key", "holder_masked", "appointment_id"})
+                    {"service", "priority", "holder_key", "holder_masked", "appointment_id", "green_reason"})
     code = fields.text("service", required=True, max_len=32)
     priority = fields.text("priority", default="normal", max_len=16)
+    if node.role is NodeRole.WINDOW and priority != "green":  # a window issues only for the green channel
+        require(node, NodeRole.KIOSK, NodeRole.MANAGER)
+    green_reason = fields.text("green_reason", max_len=32)
     holder_key = fields.text("holder_key", max_len=64)
     if holder_key and not _HOLDER_KEY.fullmatch(holder_key):
         raise bad_request("holder_key must be the 64-hex HMAC of the ID number, never the number itself",
@@ -94,7 +97,7 @@ async def issue_ticket(request: web.Request) -> web.Response:
     key, fingerprint = await _retry_identity(request)
     return _json(await _service(request).issue(
         node, key, fingerprint, service=code, priority=priority, holder_key=holder_key,
-        holder_masked=holder_masked, appointment_id=appointment_id))
+        holder_masked=holder_masked, appointment_id=appointment_id, green_reason=green_reason))
 
 
 @routes.get("/api/v1/tickets")

@@ -26,8 +26,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from config.model import Service
+from config.model import GREEN_REASONS, Service
 from queue_server.engine import events as ev
+from queue_server.engine.appointments import AppointmentCommands
 from queue_server.engine.commands import CommandBase, command
 from queue_server.engine.decision import Issued
 from queue_server.engine.errors import QueueError, bad_state
@@ -35,24 +36,62 @@ from queue_server.engine.rating_commands import RatingCommands
 from queue_server.engine.state import Priority, Ticket, TicketState, WindowState
 
 
-class QueueEngine(RatingCommands, CommandBase):
+class QueueEngine(RatingCommands, AppointmentCommands, CommandBase):
     """One hall's queues. Not thread-safe by design: the server runs it on one event loop."""
 
     @command
     def issue(self, service_code: str, at: float, *, priority: str = "normal", node: str = "",
-              holder_key: str = "", holder_masked: str = "", appointment_id: str = "",
-              ) -> Issued:
-        """Issue a ticket, or give the holder's open ticket of this service again (``existing``: a reprint)."""
+              holder_key: str = "", holder_masked: str = "", appointment_id: str = "", green_reason: str = "",
+              by_staff: bool = False) -> Issued:
+        """Issue a ticket, or give the holder's open ticket of this service again (``existing``: a reprint).
+
+        A priority cannot be claimed: an appointment ticket comes only from a check-in (appointments.py),
+        and a green-channel ticket carries one of the config's reasons, a staff reason only when the
+        asking node is a window or a manager (``by_staff``); the reason is kept in the ticket.issued event.
+        """
         service = self.service(service_code)
         try:
             prio = Priority(priority)
         except ValueError:
             raise QueueError("invalid_priority", "取号类型无效", f"priority must be one of "
                              f"{', '.join(p.value for p in Priority)}", 422) from None
+        if prio is Priority.APPOINTMENT or appointment_id:
+            raise QueueError("appointment_check_in_required", "预约号须通过预约签到取得",
+                             "an appointment ticket is issued only by checking in a booking "
+                             "(POST /api/v1/appointments/check-in)", 422)
+        self._check_green_reason(prio, green_reason, by_staff)
         if holder_key:
             existing = self._holders.get((holder_key, service.code))
             if existing is not None:
                 return Issued(self.tickets[existing], True)
+        slot = self._admit(service, at, holder_key)
+        return Issued(self._emit_issued(service, at, prio, slot, node=node, holder_key=holder_key,
+                                        holder_masked=holder_masked, green_reason=green_reason), False)
+
+    def _check_green_reason(self, prio: Priority, reason: str, by_staff: bool) -> None:
+        """绿色通道 needs a reason: kiosk reasons from anyone, staff reasons only from a window or a manager."""
+        if prio is not Priority.GREEN:
+            if reason:
+                raise QueueError("green_reason_without_green", "只有绿色通道号需要填写原因",
+                                 "green_reason is given only with priority green", 422)
+            return
+        if not reason:
+            raise QueueError("green_reason_required", "绿色通道取号需要说明原因",
+                             f"a green-channel ticket needs green_reason (one of {', '.join(GREEN_REASONS)})", 422)
+        if reason not in GREEN_REASONS:
+            raise QueueError("invalid_green_reason", "绿色通道原因无效",
+                             f"green_reason must be one of {', '.join(GREEN_REASONS)}", 422)
+        green = self.hall.green
+        if reason in green.kiosk_reasons or (by_staff and reason in green.staff_reasons):
+            return
+        if reason in green.staff_reasons:
+            raise QueueError("green_reason_needs_staff", "该绿色通道原因需由窗口工作人员或管理员确认",
+                             f"green_reason {reason!r} must be confirmed by a window or a manager", 403)
+        raise QueueError("green_reason_not_allowed", "本大厅不受理该绿色通道原因",
+                         f"this hall does not accept green_reason {reason!r}", 403)
+
+    def _admit(self, service: Service, at: float, holder_key: str) -> int | None:
+        """Whether a new ticket of ``service`` may be issued now (hours, real name, quotas); its slot quota index."""
         opening = self.calendar.check_open(service, at)
         if not opening.open:  # "closed" comes before "bring your card": nobody can take this ticket now
             raise QueueError(opening.code, opening.reason_zh, opening.reason_en, 409,
@@ -60,9 +99,6 @@ class QueueEngine(RatingCommands, CommandBase):
         if service.real_name and not holder_key:
             raise QueueError("real_name_required", f"「{service.name}」需要刷身份证取号",
                              f"{service.name_en or service.code} needs an ID card to take a ticket", 422)
-        if prio is Priority.APPOINTMENT and not service.appointments:
-            raise QueueError("appointments_not_taken", f"「{service.name}」不接受预约",
-                             f"{service.name_en or service.code} takes no appointments", 422)
         if service.daily_quota and self._issued.get(service.code, 0) >= service.daily_quota:
             raise QueueError("daily_quota_reached", f"「{service.name}」今日号源已满，请明日再来",
                              f"today's {service.daily_quota} tickets for {service.name_en or service.code} "
@@ -74,14 +110,21 @@ class QueueEngine(RatingCommands, CommandBase):
                 raise QueueError("slot_quota_reached", f"{quota.span} 时段号源已满",
                                  f"all {quota.quota} tickets for {quota.span} are taken", 409,
                                  {"slot": str(quota.span), "quota": quota.quota})
+        return slot
+
+    def _emit_issued(self, service: Service, at: float, priority: Priority, slot: int | None, *, node: str,
+                     holder_key: str, holder_masked: str, appointment_id: str = "", green_reason: str = "",
+                     ticket_id: str = "") -> Ticket:
+        """The ticket.issued event of an admitted ticket, numbered next in its service's prefix."""
         number_value = self._numbers.get(service.prefix, 0) + 1
         number = f"{service.prefix}{number_value:03d}"
         self._emit(ev.TICKET_ISSUED, at, {
-            "ticket": self._new_id(), "number": number, "seq": number_value, "service": service.code,
-            "day": self.day, "priority": prio.value, "queue_time": at, "holder_key": holder_key,
+            "ticket": ticket_id or self._new_id(), "number": number, "seq": number_value, "service": service.code,
+            "day": self.day, "priority": priority.value, "queue_time": at, "holder_key": holder_key,
             "holder_masked": holder_masked, "appointment_id": appointment_id, "slot": slot,
+            "green_reason": green_reason,
         }, node)
-        return Issued(self.tickets[self._out[-1].data["ticket"]], False)
+        return self.tickets[self._out[-1].data["ticket"]]
 
     def _slot_index(self, service: Service, at: float) -> int | None:
         now = self.calendar.local(at).time()

@@ -40,6 +40,7 @@ APPOINTMENT_BOOKED = "appointment.booked"
 APPOINTMENT_CANCELLED = "appointment.cancelled"
 APPOINTMENT_CHECKED_IN = "appointment.checked_in"  # the priority ticket is issued in the same command
 APPOINTMENT_NO_SHOW = "appointment.no_show"
+APPOINTMENT_DUE = "appointment.due"  # the slot of an early check-in started: its waiting ticket moves to the front
 # 好差评 ratings and the case ledger (差评 follow-ups, 办不成事 complaints, 帮办代办 matters)
 RATING_GIVEN = "rating.given"
 CASE_OPENED = "case.opened"

@@ -76,6 +76,8 @@ class HallPicture:
         # domains: self.name = self._add(Name(self)), see queue_server/engine/domains.py
         self.ratings = self._add(RatingBook(self))
         self.cases = self._add(CaseLedger(self))
+        from queue_server.engine.appointments import AppointmentBook  # here: its command mixin imports the picture
+        self.appointments = self._add(AppointmentBook(self))
 
     def _add(self, domain: D) -> D:
         """Register a domain: its event types, and whether it watches every event."""

@@ -68,7 +68,17 @@ def snapshot(engine: QueueEngine) -> dict[str, Any]:
         "followup_of": dict(engine.cases.followup_of),
         "case_watch": dict(engine.cases._watch),
         "case_figures": {key: list(counts) for key, counts in engine.cases._figures.items()},
+        "appointments": appointments_snapshot(engine),
     }
+
+
+def appointments_snapshot(engine: QueueEngine) -> dict[str, Any]:
+    """The appointment book's state and indexes (the heaps are indexes of these, settled lazily)."""
+    book = engine.appointments
+    return {"bookings": {aid: dataclasses.asdict(a) for aid, a in book.appointments.items()},
+            "slot_taken": dict(book.slot_taken), "by_holder": dict(book.by_holder), "by_code": dict(book.by_code),
+            "no_shows": {key: list(times) for key, times in book.no_shows.items()},
+            "waiting_due": sorted(book.waiting_due)}
 
 
 def replayed(hall: Hall, events: Iterable[Event]) -> QueueEngine:

@@ -7,6 +7,7 @@ import pytest
 from queue_server.engine.engine import QueueEngine
 from queue_server.engine.errors import QueueError
 from queue_server.engine.state import Ticket, TicketState
+from tests.support.appointments import checked_in
 from tests.support.engine_kit import Clock, Recorder, new_engine
 
 
@@ -33,7 +34,7 @@ def test_green_channel_goes_first() -> None:
     rec, clock = Recorder(new_engine()), Clock()
     rec.do("issue", "A01", clock())
     rec.do("issue", "B01", clock())
-    green = rec.do("issue", "B01", clock(), priority="green")[0]
+    green = rec.do("issue", "B01", clock(), priority="green", green_reason="age_60_plus")[0]
     rec.do("sign_in", 1, "s1", clock())
     assert rec.do("call_next", 1, clock()).id == green.id
     assert rec.log[-1].data["reason"] == "priority"
@@ -42,15 +43,15 @@ def test_green_channel_goes_first() -> None:
 def test_checked_in_appointment_goes_first() -> None:
     engine, clock = new_engine(), Clock()
     engine.issue("A01", clock())
-    booked = engine.issue("C01", clock(), priority="appointment", holder_key="h1").outcome.ticket
+    booked = checked_in(engine, clock)
     engine.sign_in(1, "s1", clock())
     assert engine.call_next(1, clock()).outcome.id == booked.id
 
 
 def test_green_and_appointment_tickets_share_one_oldest_first_order() -> None:
     engine, clock = new_engine(), Clock()
-    green = engine.issue("A01", clock(), priority="green").outcome.ticket
-    booked = engine.issue("C01", clock(), priority="appointment", holder_key="h1").outcome.ticket
+    green = engine.issue("A01", clock(), priority="green", green_reason="age_60_plus").outcome.ticket
+    booked = checked_in(engine, clock)
     engine.sign_in(1, "s1", clock())
     assert [serve_next(engine, 1, clock).id for _ in range(2)] == [green.id, booked.id]
 
@@ -58,7 +59,7 @@ def test_green_and_appointment_tickets_share_one_oldest_first_order() -> None:
 def test_green_is_a_normal_ticket_when_green_first_is_off() -> None:
     engine, clock = new_engine(green_first=False), Clock()
     engine.issue("A01", clock())
-    engine.issue("A01", clock(), priority="green")
+    engine.issue("A01", clock(), priority="green", green_reason="age_60_plus")
     engine.sign_in(1, "s1", clock())
     assert called_numbers(engine, 1, clock, 2) == ["A001", "A002"]
 
@@ -105,7 +106,7 @@ def test_transferred_to_a_window_goes_first_there() -> None:
     matter = rec.do("issue", "A01", clock())[0]
     rec.do("call_next", 1, clock())
     rec.do("act", "start", matter.id, clock(), window=1)
-    rec.do("issue", "B01", clock(), priority="green")
+    rec.do("issue", "B01", clock(), priority="green", green_reason="age_60_plus")
     rec.do("act", "transfer", matter.id, clock(), window=1, to_window=2, reason="联办")
     assert matter.state is TicketState.WAITING and matter.target_window == 2
     assert rec.do("call_next", 2, clock()).id == matter.id  # ahead of the green ticket
@@ -143,7 +144,7 @@ def test_starvation_bound_calls_an_overtaken_head_next() -> None:
     rec, clock = Recorder(new_engine(max_bypass=2)), Clock()
     old = rec.do("issue", "B01", clock())[0]
     for _ in range(5):
-        rec.do("issue", "A01", clock(), priority="green")
+        rec.do("issue", "A01", clock(), priority="green", green_reason="age_60_plus")
     rec.do("sign_in", 1, "s1", clock())
     first, second = serve_next(rec.engine, 1, clock), serve_next(rec.engine, 1, clock)
     assert [first.number, second.number] == ["A001", "A002"] and old.bypassed == 2
@@ -155,8 +156,8 @@ def test_starvation_bound_calls_an_overtaken_head_next() -> None:
 def test_starvation_bound_reason_is_recorded() -> None:
     rec, clock = Recorder(new_engine(max_bypass=1)), Clock()
     rec.do("issue", "B01", clock())
-    rec.do("issue", "A01", clock(), priority="green")
-    rec.do("issue", "A01", clock(), priority="green")
+    rec.do("issue", "A01", clock(), priority="green", green_reason="age_60_plus")
+    rec.do("issue", "A01", clock(), priority="green", green_reason="age_60_plus")
     rec.do("sign_in", 1, "s1", clock())
     first = rec.do("call_next", 1, clock())
     assert first.number == "A001" and rec.log[-1].data["reason"] == "priority"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from tests.support.halls import MONDAY, at, small_hall, span
 SATURDAY, SUNDAY, HOLIDAY = "2026-11-28", "2026-11-29", "2026-12-31"
 
 
-def refused(service: str, day: str, clock: str, *, hall: Hall | None = None, **kwargs: str) -> QueueError:
+def refused(service: str, day: str, clock: str, *, hall: Hall | None = None, **kwargs: Any) -> QueueError:
     """The refusal an issue gets at a local time (the test fails if it is accepted)."""
     engine = new_engine(hall)
     with pytest.raises(QueueError) as excinfo:
@@ -25,7 +26,7 @@ def refused(service: str, day: str, clock: str, *, hall: Hall | None = None, **k
     return err
 
 
-def issued(service: str, day: str, clock: str, hall: Hall | None = None, **kwargs: str) -> str:
+def issued(service: str, day: str, clock: str, hall: Hall | None = None, **kwargs: Any) -> str:
     return new_engine(hall).issue(service, at(day, clock), **kwargs).outcome.ticket.number
 
 

@@ -8,6 +8,7 @@ from config.model import SlotQuota
 from queue_server.engine import events as ev
 from queue_server.engine.errors import QueueError
 from queue_server.engine.state import Priority, TicketState
+from tests.support.appointments import book, checked_in
 from tests.support.engine_kit import Clock, Recorder, has_cjk, new_engine, with_service
 from tests.support.halls import MONDAY, at, small_hall, span
 
@@ -129,10 +130,11 @@ def test_holder_gets_a_new_ticket_once_the_old_one_is_closed(close: str) -> None
 def test_appointment_priority_is_refused_where_no_appointments_are_taken() -> None:
     engine, clock = new_engine(), Clock()
     with pytest.raises(QueueError) as excinfo:
-        engine.issue("A01", clock(), priority="appointment")
+        book(engine, clock, "A01")
     refusal(excinfo, "appointments_not_taken")
-    ticket = engine.issue("C01", clock(), priority="appointment", holder_key="h1", appointment_id="ap-7").outcome.ticket
-    assert ticket.priority is Priority.APPOINTMENT and ticket.rank == 0 and ticket.appointment_id == "ap-7"
+    ticket = checked_in(engine, clock, "C01")
+    appointment = engine.appointments.get(ticket.appointment_id)
+    assert ticket.priority is Priority.APPOINTMENT and ticket.rank == 0 and appointment.ticket == ticket.id
 
 
 def test_unknown_priority_and_service_are_refused() -> None:
@@ -149,7 +151,7 @@ def test_people_ahead_count_green_tickets_ahead_of_a_normal_one() -> None:
     engine, clock = new_engine(), Clock()
     first = engine.issue("A01", clock()).outcome.ticket
     second = engine.issue("A01", clock()).outcome.ticket
-    green = engine.issue("A01", clock(), priority="green").outcome.ticket
+    green = engine.issue("A01", clock(), priority="green", green_reason="age_60_plus").outcome.ticket
     assert engine.ahead_of(green) == 0
     assert engine.ahead_of(first) == 1  # the later green ticket goes first
     assert engine.ahead_of(second) == 2

@@ -11,6 +11,7 @@ from queue_server.engine.engine import QueueEngine
 from queue_server.engine.errors import QueueError
 from queue_server.engine.events import Event
 from queue_server.engine.state import TicketState
+from tests.support.appointments import checked_in
 from tests.support.engine_kit import Clock, Recorder, new_engine, replayed, snapshot
 
 TUESDAY = "2026-11-24"
@@ -28,7 +29,9 @@ def busy_day(rec: Recorder, clock: Clock) -> None:
     """Every kind of command, some refused, across two business days."""
     for window in (1, 2, 4):
         rec.do("sign_in", window, f"s{window}", clock(), node=f"pad-{window}")
-    tickets = [rec.do("issue", service, clock(), priority=priority, holder_key=holder, node="kiosk-1")[0]
+    tickets = [checked_in(rec, clock, service, holder) if priority == "appointment" else
+               rec.do("issue", service, clock(), priority=priority, holder_key=holder, node="kiosk-1",
+                      green_reason="age_60_plus" if priority == "green" else "")[0]
                for service, priority, holder in (("A01", "normal", ""), ("B01", "normal", ""), ("A01", "green", ""),
                                                  ("C01", "appointment", "h1"), ("B01", "normal", "h2"),
                                                  ("A01", "normal", "h3"), ("C01", "normal", "h4"))]
@@ -92,7 +95,8 @@ def test_a_restarted_engine_decides_as_the_old_one_would_have() -> None:
         mark, later = len(recorder.log), Clock(TUESDAY, "10:00")
         for step in range(6):
             recorder.do("issue", "A01" if step % 3 else "B01", later(), node="kiosk-1",
-                        priority="green" if step == 4 else "normal")
+                        priority="green" if step == 4 else "normal",
+                        green_reason="age_60_plus" if step == 4 else "")
         recorder.do("act", "start", recorder.engine.windows[2].current, later(), window=2)
         recorder.do("sign_in", 3, "s3", later())
         for window in (2, 3, 2, 3, 2):

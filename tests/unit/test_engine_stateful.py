@@ -64,6 +64,11 @@ def machine_hall(policy: QueuePolicy, daily_quota: int) -> Any:
     return with_service(hall, "A01", slot_quotas=(SlotQuota(span("09:00-09:30"), 4),))
 
 
+def green_reason(priority: str) -> str:
+    """The kiosk's reason for a green-channel ticket (a claimed "appointment" stays a refused claim)."""
+    return "age_60_plus" if priority == "green" else ""
+
+
 def line_key(ticket: Ticket, issue_order: dict[str, int]) -> tuple[float, int]:
     """When a ticket joined the queue: its queue time, then the order in which tickets were issued."""
     return (ticket.queue_time, issue_order[ticket.id])
@@ -97,7 +102,8 @@ class HallDay(RuleBasedStateMachine):
             self.run("sign_in", window, f"s{window}", self.now, node=f"pad-{window}")
         for service, priority, holder in tickets:
             self.now += 1
-            self.run("issue", service, self.now, priority=priority, holder_key=holder, node="kiosk-1")
+            self.run("issue", service, self.now, priority=priority, holder_key=holder, node="kiosk-1",
+                     green_reason=green_reason(priority))
 
     # ------------------------------------------------------------------ running commands
     def run(self, command: str, *args: Any, **kwargs: Any) -> Any:
@@ -172,7 +178,7 @@ class HallDay(RuleBasedStateMachine):
           holder=st.sampled_from(HOLDERS))
     def issue(self, service: str, priority: str, holder: str) -> None:
         self.run("issue", service, self.now, priority=priority, holder_key=holder, node="kiosk-1",
-                 holder_masked="张*" if holder else "")
+                 holder_masked="张*" if holder else "", green_reason=green_reason(priority))
 
     @rule(tickets=st.lists(st.tuples(st.sampled_from(SERVICES), st.sampled_from(["normal", "normal", "green"])),
                            min_size=1, max_size=6))
@@ -181,7 +187,8 @@ class HallDay(RuleBasedStateMachine):
         for index, (service, priority) in enumerate(tickets):
             self.now += index % 2
             holder = f"c{len(self.issue_order)}" if service == "C01" else ""
-            self.run("issue", service, self.now, priority=priority, holder_key=holder, node="kiosk-2")
+            self.run("issue", service, self.now, priority=priority, holder_key=holder, node="kiosk-2",
+                     green_reason=green_reason(priority))
 
     @rule(window=st.sampled_from(WINDOWS))
     def work(self, window: int) -> None:
