@@ -59,6 +59,7 @@ PUBLIC_FIELDS: dict[str, frozenset[str]] = {
     ev.APPOINTMENT_CANCELLED: frozenset({"appointment", "service"}),
     ev.APPOINTMENT_CHECKED_IN: frozenset({"appointment", "service", "ticket"}),
     ev.APPOINTMENT_NO_SHOW: frozenset({"appointment", "service", "slot_start"}),
+    ev.APPOINTMENT_DUE: frozenset({"appointment", "service", "ticket"}),
     ev.RATING_GIVEN: frozenset({"ticket", "level", "service", "department", "window"}),
     ev.CASE_OPENED: frozenset({"case", "kind", "department", "deadline"}),
     ev.CASE_STEP: frozenset({"case", "kind", "step", "state"}),
