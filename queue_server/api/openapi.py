@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from queue_server.api.stats import OPERATIONS as STATS_OPERATIONS
 from queue_server.service import TICKET_ACTIONS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -103,6 +104,7 @@ OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
                        {"name": "token", "in": "query", "schema": {"type": "string"}}],
         "responses": {"101": _resp("switching to WebSocket"), **_ERRORS}}),
 ]
+OPERATIONS += STATS_OPERATIONS
 
 
 def openapi_document(hall_name: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from queue_server.engine.calendar import HallCalendar
 from queue_server.engine.domains import Domain
 from queue_server.engine.errors import QueueError, not_found
 from queue_server.engine.events import Event
+from queue_server.engine.figures import Figures
 from queue_server.engine.state import (
     OPEN_STATES,
     Priority,
@@ -72,6 +73,7 @@ class HallPicture:
         self._domain_handlers: dict[str, Callable[[Event], None]] = {}
         self._observers: list[Domain] = []
         # domains: self.name = self._add(Name(self)), see queue_server/engine/domains.py
+        self.figures = self._add(Figures(self))
 
     def _add(self, domain: D) -> D:
         """Register a domain: its event types, and whether it watches every event."""
