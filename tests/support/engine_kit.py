@@ -61,6 +61,7 @@ def snapshot(engine: QueueEngine) -> dict[str, Any]:
         "holders": dict(engine._holders),
         "past": {tid: dataclasses.asdict(t) for tid, t in engine.past.items()},
         "pin_failures": {key: list(times) for key, times in engine._pin_failures.items()},
+        "figures": engine.figures.snapshot(),
     }
 
 
