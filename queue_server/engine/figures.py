@@ -178,6 +178,7 @@ class Figures(Domain):
         self.closed: dict[str, dict[Key, Tally]] = {}  # ISO day → its rows, oldest first
         self._tracks: dict[str, _Track] = {}
         self._ratings: dict[str, _Rating] = {}  # ticket id → its rating (for an overturn)
+        self._cache: dict[tuple[str, int | None, str], tuple[list[Key], list[Tally]]] = {}  # today's rows by credit
         self._observe: dict[str, Callable[[Event], None]] = {
             ev.DAY_ROLLED: self._day_rolled, ev.TICKET_ISSUED: self._issued, ev.TICKET_CALLED: self._called,
             ev.TICKET_STARTED: self._started, ev.TICKET_FINISHED: self._finished, ev.TICKET_SKIPPED: self._skipped,
@@ -221,16 +222,17 @@ class Figures(Domain):
             out.append(t)
         return out
 
-    def _service_keys(self, service: str) -> list[Key]:
-        return [HALL, ("department", self._department.get(service, "")), ("service", service)]
-
-    def _keys(self, service: str, window: int | None, staff: str) -> list[Key]:
-        keys = self._service_keys(service)
-        if window is not None:
-            keys.append(("window", str(window)))
-        if staff:
-            keys.append(("staff", staff))
-        return keys
+    def _credit(self, service: str, window: int | None = None, staff: str = "") -> tuple[list[Key], list[Tally]]:
+        """The keys and today's tallies an event of ``service`` at ``window`` by ``staff`` counts in (cached)."""
+        cached = self._cache.get((service, window, staff))
+        if cached is None:
+            keys: list[Key] = [HALL, ("department", self._department.get(service, "")), ("service", service)]
+            if window is not None:
+                keys.append(("window", str(window)))
+            if staff:
+                keys.append(("staff", staff))
+            cached = self._cache[(service, window, staff)] = (keys, self._rows(keys))
+        return cached
 
     def _day_rolled(self, e: Event) -> None:
         if self.day is not None:
@@ -240,6 +242,7 @@ class Figures(Domain):
         self.day = e.data["to"]
         self.today = {}
         self._tracks = {}
+        self._cache = {}
         if self._ratings and self.closed:
             horizon = sorted(self.closed)[-min(len(self.closed), RATING_DAYS_KEPT)]
             self._ratings = {tid: r for tid, r in self._ratings.items() if r.day >= horizon}
@@ -247,7 +250,7 @@ class Figures(Domain):
     def _issued(self, e: Event) -> None:
         service = e.data["service"]
         self._tracks[e.data["ticket"]] = _Track(service, e.at)
-        for t in self._rows(self._service_keys(service)):
+        for t in self._credit(service)[1]:
             t.issued += 1
 
     def _called(self, e: Event) -> None:
@@ -255,8 +258,7 @@ class Figures(Domain):
         if track is None:
             return
         track.window, track.staff, track.handling_from = e.data["window"], e.staff, e.at
-        keys = self._keys(track.service, track.window, track.staff)
-        rows = self._rows(keys)
+        keys, rows = self._credit(track.service, track.window, track.staff)
         for key, t in zip(keys, rows, strict=True):
             t.called += 1
             if key not in track.reached:
@@ -279,7 +281,7 @@ class Figures(Domain):
         if track is None:
             return
         handling = max(0, round(e.at - track.handling_from)) if track.handling_from is not None else None
-        for t in self._rows(self._keys(track.service, track.window, track.staff)):
+        for t in self._credit(track.service, track.window, track.staff)[1]:
             t.finished += 1
             if handling is not None:
                 insort(t.handling, handling)
@@ -288,7 +290,7 @@ class Figures(Domain):
     def _skipped(self, e: Event) -> None:
         track = self._tracks.get(e.data["ticket"])
         if track is not None:
-            for t in self._rows(self._keys(track.service, track.window, track.staff)):
+            for t in self._credit(track.service, track.window, track.staff)[1]:
                 t.skipped += 1
 
     def _returned(self, e: Event) -> None:
@@ -321,11 +323,11 @@ class Figures(Domain):
     def _cancelled(self, e: Event) -> None:
         track = self._tracks.get(e.data["ticket"])
         if track is not None:
-            for t in self._rows(self._service_keys(track.service)):
+            for t in self._credit(track.service)[1]:
                 t.cancelled += 1
 
     def _no_show(self, e: Event) -> None:
-        for t in self._rows(self._service_keys(e.data["service"])):
+        for t in self._credit(e.data["service"])[1]:
             t.no_show += 1
 
     def _rated(self, e: Event) -> None:
