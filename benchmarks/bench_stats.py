@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import random
 import sys
 import tempfile
@@ -252,7 +251,6 @@ def main() -> None:
             print(f"throughput, {args.rounds} rounds of {args.seconds:.0f} s: figures on {on:.0f} ops/s "
                   f"{[round(r) for r in rates['on']]}, off [baseline] {off:.0f} ops/s "
                   f"{[round(r) for r in rates['off']]}: on/off {on / off:.1%}")
-    json.dumps({})
 
 
 if __name__ == "__main__":

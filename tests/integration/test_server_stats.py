@@ -114,7 +114,7 @@ async def test_bad_queries_have_their_own_codes(server: ServerProcess, query: di
 
 async def test_a_range_of_days_without_traffic_is_zeros(server: ServerProcess) -> None:
     async with aiohttp.ClientSession() as session:
-        body = await get(session, server, "/api/v1/stats", manager(), scope="department", **{"from": "2026-01-01",
-                                                                                          "to": "2026-01-31"})
+        params = {"scope": "department", "from": "2026-01-01", "to": "2026-01-31"}
+        body = await get(session, server, "/api/v1/stats", manager(), 200, **params)
     assert [r["department"] for r in body["rows"]] == ["shebao", "budongchan"]
     assert all(r["issued"] == 0 and r["completion_rate"] is None for r in body["rows"])
