@@ -23,7 +23,9 @@ from queue_server.api.errors import error_middleware, text_middleware
 from queue_server.api.openapi import openapi_document
 from queue_server.api.ratings import routes as rating_routes
 from queue_server.api.routes import routes
+from queue_server.api.stats import routes as stats_routes
 from queue_server.draining import DrainingConnections
+from queue_server.engine.figures import switch_off
 from queue_server.keys import AUTH, SERVICE
 from queue_server.service import HallService
 from queue_server.start_failure import start_failure
@@ -36,14 +38,19 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(hall: Hall, *, data_dir: str | Path | None = None, store: EventStore | None = None,
-               clock: Callable[[], float] = time.time) -> web.Application:
-    """Build the application; give either a data directory (SQLite) or a ready store."""
+               clock: Callable[[], float] = time.time, _figures: bool = True) -> web.Application:
+    """Build the application; give either a data directory (SQLite) or a ready store.
+
+    ``_figures=False`` (hidden, for the benchmark's A/B only) stops the figures observing events.
+    """
     if store is None:
         if data_dir is None:
             raise ValueError("create_app needs data_dir or store")
         store = SqliteStore(Path(data_dir) / "events.sqlite3")
     app = web.Application(middlewares=[error_middleware, text_middleware], client_max_size=MAX_BODY_BYTES)
     service = HallService(hall, store, clock=clock)
+    if not _figures:
+        switch_off(service.engine)
     app[SERVICE] = service
     app[AUTH] = Authenticator(hall)
     document = openapi_document(hall.name)
@@ -56,6 +63,7 @@ def create_app(hall: Hall, *, data_dir: str | Path | None = None, store: EventSt
     app.add_routes(rating_routes)
     app.add_routes(case_routes)
     app.add_routes(appointment_routes)
+    app.add_routes(stats_routes)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         try:

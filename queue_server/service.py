@@ -29,6 +29,7 @@ from config.secrets import hash_pin, verify_pin
 from queue_server.desks.appointments import AppointmentDesk
 from queue_server.desks.cases import CaseDesk
 from queue_server.desks.ratings import RatingDesk
+from queue_server.desks.stats import StatsDesk
 from queue_server.engine.decision import Decision, Issued
 from queue_server.engine.engine import QueueEngine
 from queue_server.engine.errors import QueueError
@@ -80,7 +81,7 @@ def _refused(zh: str, en: str) -> QueueError:
     return QueueError("forbidden", zh, en, 403)
 
 
-class HallService(RatingDesk, CaseDesk, AppointmentDesk):
+class HallService(RatingDesk, CaseDesk, AppointmentDesk, StatsDesk):
     """One hall's engine, log and hub, and the idempotency memory of its API."""
 
     def __init__(self, hall: Hall, store: EventStore, *, clock: Callable[[], float] = time.time) -> None:
@@ -114,6 +115,7 @@ class HallService(RatingDesk, CaseDesk, AppointmentDesk):
                  self.last_durable_id)
         self._last_prune = self.clock()  # load_idempotency already left out what is past the horizon
         self._ticker = asyncio.create_task(self._tick_loop(), name="hall tick")
+        self._start_stats_feed()
 
     async def replay(self) -> int:
         """Apply every durable event; the cyclic GC is paused meanwhile (a day's replay only allocates).
@@ -163,6 +165,7 @@ class HallService(RatingDesk, CaseDesk, AppointmentDesk):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
             self._ticker = None
+        await self._stop_stats_feed()
         await self.hub.close_all("server shutting down")
         await self.store.close()
 

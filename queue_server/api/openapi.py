@@ -8,6 +8,7 @@ from config.model import GREEN_REASONS
 from queue_server.api.appointments import OPERATIONS as APPOINTMENT_OPERATIONS
 from queue_server.api.cases import OPERATIONS as CASE_OPERATIONS
 from queue_server.api.ratings import OPERATIONS as RATING_OPERATIONS
+from queue_server.api.stats import OPERATIONS as STATS_OPERATIONS
 from queue_server.service import TICKET_ACTIONS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -126,6 +127,7 @@ OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
     *APPOINTMENT_OPERATIONS,
 ]
 OPERATIONS += RATING_OPERATIONS + CASE_OPERATIONS
+OPERATIONS += STATS_OPERATIONS
 
 
 def openapi_document(hall_name: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from queue_server.engine.cases import CaseLedger
 from queue_server.engine.domains import Domain
 from queue_server.engine.errors import QueueError, not_found
 from queue_server.engine.events import Event
+from queue_server.engine.figures import Figures
 from queue_server.engine.ratings import RatingBook
 from queue_server.engine.state import (
     OPEN_STATES,
@@ -78,6 +79,7 @@ class HallPicture:
         self.cases = self._add(CaseLedger(self))
         from queue_server.engine.appointments import AppointmentBook  # here: its command mixin imports the picture
         self.appointments = self._add(AppointmentBook(self))
+        self.figures = self._add(Figures(self))
 
     def _add(self, domain: D) -> D:
         """Register a domain: its event types, and whether it watches every event."""

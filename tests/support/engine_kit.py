@@ -69,6 +69,7 @@ def snapshot(engine: QueueEngine) -> dict[str, Any]:
         "case_watch": dict(engine.cases._watch),
         "case_figures": {key: list(counts) for key, counts in engine.cases._figures.items()},
         "appointments": appointments_snapshot(engine),
+        "figures": engine.figures.snapshot(),
     }
 
 

@@ -1,0 +1,98 @@
+"""The figures desk: stats rows for a range, the live view, and the WebSocket feed that carries it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from config.model import Node, NodeRole
+from queue_server.engine.figures import Key
+from queue_server.stats.feed import StatsFeed
+from queue_server.stats.report import days_between, live_view, stats_rows
+
+if TYPE_CHECKING:
+    from queue_server.engine.engine import QueueEngine
+    from queue_server.service import Answer
+    from queue_server.ws.hub import Hub
+
+log = logging.getLogger(__name__)
+
+
+class StatsDesk:
+    """Reads of the figures; who sees which rows is decided here (see queue_server/api/stats.py)."""
+
+    _stats_feed: StatsFeed | None = None
+    _live_cache: tuple[int, int, str] | None = None  # (last event id, whole second, body)
+
+    if TYPE_CHECKING:  # what the desk uses of HallService (mypy refuses ``self: HallService`` on a base)
+        engine: QueueEngine
+        hub: Hub
+        clock: Callable[[], float]
+
+        async def read(self, present: Callable[[], Answer]) -> Answer: ...
+        async def _durable(self, event_id: int) -> None: ...
+
+    async def stats(self, node: Node, scope: str, first: str | None, last: str | None) -> Answer:
+        """Rows of ``scope`` over the days ``first``..``last`` (default: today); a window sees its own rows only."""
+        from queue_server.service import _answer
+
+        def present() -> Answer:
+            today = self.engine.day or self.engine.calendar.day_of(self.clock())
+            start, end = first or today, last or today
+            only: set[Key] | None = None
+            if node.role is NodeRole.WINDOW and scope in ("window", "staff"):
+                only = {("window", str(node.window))}
+                staff = self.engine.windows[node.window].staff if node.window in self.engine.windows else ""
+                if staff:
+                    only.add(("staff", staff))
+            rows = stats_rows(self.engine, scope, days_between(start, end), self.clock(), only)
+            return _answer({"scope": scope, "from": start, "to": end, "rows": rows})
+
+        return await self.read(present)
+
+    def _live_body(self) -> tuple[float, str]:
+        """The live view as JSON text, built at most once per event id and second (many screens, one build)."""
+        from queue_server.service import dumps
+
+        now = self.clock()
+        marker = (self.engine.last_event_id, int(now))
+        cached = self._live_cache
+        if cached is not None and cached[:2] == marker:
+            return now, cached[2]
+        body = dumps(live_view(self.engine, now, self.engine.last_event_id))
+        self._live_cache = (*marker, body)
+        return now, body
+
+    async def stats_live(self) -> Answer:
+        from queue_server.service import Answer
+
+        def present() -> Answer:
+            now, body = self._live_body()
+            return Answer(200, f'{{"at":{now!r},{body[1:]}')
+
+        return await self.read(present)
+
+    async def _stats_message(self) -> str:
+        now, body = self._live_body()
+        await self._durable(self.engine.last_event_id)  # screens see only what the log holds
+        return f'{{"type":"stats","at":{now!r},"live":{body}}}'
+
+    def _stats_sender(self) -> Callable[[str], None] | None:
+        """The hub's ``broadcast(text)`` (a non-event message to every subscriber), if this hub has one."""
+        broadcast = getattr(self.hub, "broadcast", None)
+        return broadcast if callable(broadcast) else None
+
+    def _start_stats_feed(self) -> None:
+        send = self._stats_sender()
+        if send is None:
+            log.info("the WebSocket hub has no broadcast(); the stats message is not sent (GET /api/v1/stats/live "
+                     "still answers)")
+            return
+        self._stats_feed = StatsFeed(lambda: self.engine.last_event_id, self._stats_message, send)
+        self._stats_feed.start()
+
+    async def _stop_stats_feed(self) -> None:
+        if self._stats_feed is not None:
+            await self._stats_feed.stop()
+            self._stats_feed = None
