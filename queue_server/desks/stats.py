@@ -78,18 +78,8 @@ class StatsDesk:
         await self._durable(self.engine.last_event_id)  # screens see only what the log holds
         return f'{{"type":"stats","at":{now!r},"live":{body}}}'
 
-    def _stats_sender(self) -> Callable[[str], None] | None:
-        """The hub's ``broadcast(text)`` (a non-event message to every subscriber), if this hub has one."""
-        broadcast = getattr(self.hub, "broadcast", None)
-        return broadcast if callable(broadcast) else None
-
     def _start_stats_feed(self) -> None:
-        send = self._stats_sender()
-        if send is None:
-            log.info("the WebSocket hub has no broadcast(); the stats message is not sent (GET /api/v1/stats/live "
-                     "still answers)")
-            return
-        self._stats_feed = StatsFeed(lambda: self.engine.last_event_id, self._stats_message, send)
+        self._stats_feed = StatsFeed(lambda: self.engine.last_event_id, self._stats_message, self.hub.broadcast)
         self._stats_feed.start()
 
     async def _stop_stats_feed(self) -> None:

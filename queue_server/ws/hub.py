@@ -47,6 +47,9 @@ def limit_send_buffer(transport: asyncio.BaseTransport | None) -> None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
 
 
+NOT_AN_EVENT = -1  # the id a queued message that is no event carries (never compared with replayed ids)
+
+
 class Subscriber:
     """One connected client's bounded backlog of events (already serialised for its view) and wake-up."""
 
@@ -87,6 +90,12 @@ class Hub:
             texts = {view: render(event, view) for view in views}
             for subscriber in self._subscribers:
                 subscriber.offer(event.id, texts[subscriber.view])
+
+    def broadcast(self, text: str) -> None:
+        """A message that is no event (the once-a-second ``stats`` message) to every subscriber, after the events
+        already queued for it; never replayed, and lost with a slow client's backlog like events."""
+        for subscriber in self._subscribers:
+            subscriber.offer(NOT_AN_EVENT, text)
 
     def subscribe(self, limit: int = CLIENT_QUEUE_LIMIT, view: View = View.PUBLIC) -> Subscriber:
         subscriber = Subscriber(limit, view)
@@ -154,6 +163,9 @@ class Hub:
                         break
                     continue
                 event_id, text = subscriber.pending.popleft()
+                if event_id == NOT_AN_EVENT:
+                    await ws.send_str(text)
+                    continue
                 if event_id <= sent:
                     continue
                 await ws.send_str(text)
