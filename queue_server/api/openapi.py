@@ -112,6 +112,8 @@ OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
         "summary": "WebSocket: events after ?after=ID in order, then live (token also as ?token=)",
         "description": (
             "Each message is one event as JSON (id, type, v, at, at_iso, data), history first, then live, "
+            "with ?stats=1 also {\"type\": \"stats\", \"at\", \"live\"} (GET /api/v1/stats/live's body) at most "
+            "once a second when the figures changed (no id; never replayed), "
             "with no gap and no duplicate. What a message holds depends on the token's role: displays and "
             "kiosks get the public view (ticket ids, numbers, services, windows, states, times; no holder, "
             "staff id, node name or typed reason), windows and managers the staff view (adds node, staff, "
@@ -122,6 +124,7 @@ OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
             "'after=A is beyond the last event L; start again from ?after=0'); 1001 the server is shutting "
             "down (reason: 'server shutting down'), reconnect with ?after= the last id applied."),
         "parameters": [{"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                       {"name": "stats", "in": "query", "schema": {"type": "string", "enum": ["1"]}},
                        {"name": "token", "in": "query", "schema": {"type": "string"}}],
         "responses": {"101": _resp("switching to WebSocket"), **_ERRORS}}),
     *APPOINTMENT_OPERATIONS,

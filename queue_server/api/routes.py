@@ -195,5 +195,6 @@ async def events(request: web.Request) -> web.StreamResponse:
     if not await service.hub.accept(ws, request):
         return web.Response()  # the client left during the handshake: aiohttp drops this unsent
     await service.hub.serve(ws, after, lambda: service.last_durable_id, service.store.read_after,
-                            view=view_for(node.role), transport=request.transport)
+                            view=view_for(node.role), stats=request.query.get("stats") == "1",
+                            transport=request.transport)
     return ws

@@ -53,10 +53,11 @@ NOT_AN_EVENT = -1  # the id a queued message that is no event carries (never com
 class Subscriber:
     """One connected client's bounded backlog of events (already serialised for its view) and wake-up."""
 
-    def __init__(self, limit: int = CLIENT_QUEUE_LIMIT, view: View = View.PUBLIC) -> None:
+    def __init__(self, limit: int = CLIENT_QUEUE_LIMIT, view: View = View.PUBLIC, stats: bool = False) -> None:
         self.pending: deque[tuple[int, str]] = deque()
         self.limit = limit
         self.view = view
+        self.stats = stats  # asked for the stats messages (?stats=1): screens do, nodes need not
         self.overflowed = False
         self.wakeup = asyncio.Event()
 
@@ -92,13 +93,14 @@ class Hub:
                 subscriber.offer(event.id, texts[subscriber.view])
 
     def broadcast(self, text: str) -> None:
-        """A message that is no event (the once-a-second ``stats`` message) to every subscriber, after the events
-        already queued for it; never replayed, and lost with a slow client's backlog like events."""
+        """A message that is no event (the once-a-second ``stats`` message) to every subscriber that asked for it,
+        after the events already queued for it; never replayed, and lost with a slow client's backlog like events."""
         for subscriber in self._subscribers:
-            subscriber.offer(NOT_AN_EVENT, text)
+            if subscriber.stats:
+                subscriber.offer(NOT_AN_EVENT, text)
 
-    def subscribe(self, limit: int = CLIENT_QUEUE_LIMIT, view: View = View.PUBLIC) -> Subscriber:
-        subscriber = Subscriber(limit, view)
+    def subscribe(self, limit: int = CLIENT_QUEUE_LIMIT, view: View = View.PUBLIC, stats: bool = False) -> Subscriber:
+        subscriber = Subscriber(limit, view, stats)
         self._subscribers.add(subscriber)
         return subscriber
 
@@ -123,10 +125,11 @@ class Hub:
         return True
 
     async def serve(self, ws: web.WebSocketResponse, after: int, last_durable: Callable[[], int],
-                    read_after: ReadAfter, *, view: View = View.PUBLIC,
+                    read_after: ReadAfter, *, view: View = View.PUBLIC, stats: bool = False,
                     transport: asyncio.Transport | None = None) -> None:
-        """Send history after ``after``, then live events, until the client leaves or falls behind."""
-        subscriber = self.subscribe(view=view)
+        """Send history after ``after``, then live events (and stats messages if asked), until the client leaves
+        or falls behind."""
+        subscriber = self.subscribe(view=view, stats=stats)
         self._sockets[ws] = transport
         sent = after
         phase = "replay"

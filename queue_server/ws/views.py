@@ -75,7 +75,7 @@ PUBLIC_FIELDS: dict[str, frozenset[str]] = {
 # Staff data fields: the public ones plus the masked holder, appointment, decision and typed reasons.
 STAFF_FIELDS: dict[str, frozenset[str]] = {
     **PUBLIC_FIELDS,
-    ev.TICKET_ISSUED: PUBLIC_FIELDS[ev.TICKET_ISSUED] | {"holder_masked", "appointment_id"},
+    ev.TICKET_ISSUED: PUBLIC_FIELDS[ev.TICKET_ISSUED] | {"holder_masked", "appointment_id", "green_reason"},
     ev.TICKET_CALLED: PUBLIC_FIELDS[ev.TICKET_CALLED] | {"reason"},
     ev.TICKET_TRANSFERRED: PUBLIC_FIELDS[ev.TICKET_TRANSFERRED] | {"reason"},
     ev.TICKET_CANCELLED: PUBLIC_FIELDS[ev.TICKET_CANCELLED] | {"reason"},

@@ -219,15 +219,16 @@ async def all_tickets(session: Any, server: ServerProcess, headers: dict[str, st
         params["after"] = page["next"]
 
 
-async def read_log(session: Any, server: ServerProcess, after: int = 0,
-                   until: int | None = None) -> list[dict[str, Any]]:
-    """The event log after ``after`` up to ``until`` (default: the last durable id now), over the WebSocket."""
+async def read_log(session: Any, server: ServerProcess, after: int = 0, until: int | None = None,
+                   headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The event log after ``after`` up to ``until`` (default: the last durable id now), over the WebSocket,
+    in the staff view (a manager's: everything but holder_key) unless other ``headers`` are given."""
     if until is None:
         until = (await health(session, server))["last_event_id"]
     out: list[dict[str, Any]] = []
     if until <= after:
         return out
-    async with session.ws_connect(f"{server.ws_url}?after={after}", headers=display()) as ws:
+    async with session.ws_connect(f"{server.ws_url}?after={after}", headers=headers or manager()) as ws:
         while True:
             event = json.loads(await ws.receive_str(timeout=10.0))
             out.append(event)

@@ -58,9 +58,10 @@ def booking(key: str | None = None) -> dict[str, str]:
 
 
 def hall_with_booking_node(tmp_path: Path) -> Path:
-    """The all-day hall and a node of the new ``booking`` role (the online / 12345 channel)."""
+    """The all-day hall, booking 7 days ahead (the dates below rely on it), and a node of the ``booking`` role."""
     path = tmp_path / "hall.toml"
-    path.write_text(ALLDAY_HALL.read_text(encoding="utf-8") + '\n[[nodes]]\nname = "booking-1"\nrole = "booking"\n'
+    hall = ALLDAY_HALL.read_text(encoding="utf-8").replace("days_ahead = 30", "days_ahead = 7")
+    path.write_text(hall + '\n[[nodes]]\nname = "booking-1"\nrole = "booking"\n'
                     'token = "demo-booking-1"\n', encoding="utf-8")
     return path
 

@@ -91,7 +91,7 @@ async def test_history_then_live_in_order_and_identical_for_every_client(server:
                 event = json.loads(await ws_now.receive_str(timeout=RECEIVE_TIMEOUT_S))
                 assert event["id"] == last + 1
                 assert event["type"] == "ticket.issued" and event["data"]["ticket"] == ticket["id"]
-        log = await read_log(session, server)
+        log = await read_log(session, server, headers=display())
         assert [e["id"] for e in log] == list(range(1, last + 2))
         assert [json.dumps(e, ensure_ascii=False, separators=(",", ":")) for e in log[:last]] == late
 
