@@ -72,6 +72,12 @@ class HallPicture:
         self._domain_handlers: dict[str, Callable[[Event], None]] = {}
         self._observers: list[Domain] = []
         # domains: self.name = self._add(Name(self)), see queue_server/engine/domains.py
+        from queue_server.engine.alerts import AlertBoard  # here, not at the top: alerts.py imports commands.py
+        from queue_server.engine.audit import TicketIndex
+        from queue_server.engine.nodes import NodeBoard
+        self.nodes: NodeBoard = self._add(NodeBoard(self))
+        self.alerts: AlertBoard = self._add(AlertBoard(self))  # after nodes: its tick reads their faults
+        self.audit: TicketIndex = self._add(TicketIndex(self))
 
     def _add(self, domain: D) -> D:
         """Register a domain: its event types, and whether it watches every event."""
