@@ -73,7 +73,8 @@ def alert_snapshot(engine: QueueEngine) -> dict[str, Any]:
         "alert_current": dict(engine.alerts.current),
         "alert_watch": {"waiting_since": dict(watch.waiting_since), "activity": dict(watch.activity),
                         "bad": dict(watch.bad), "followups": dict(watch.followups), "overdue": dict(watch.overdue)},
-        "devices": {node: {name: r.as_dict() for name, r in devs.items()} for node, devs in engine.nodes.devices.items()},
+        "devices": {node: {name: r.as_dict() for name, r in devs.items()}
+                    for node, devs in engine.nodes.devices.items()},
         "device_faults": sorted(engine.nodes.faults),
         "audit": {tid: list(ids) for tid, ids in engine.audit.events.items()},
         "audit_windows": {tid: sorted(w) for tid, w in engine.audit.windows.items()},
