@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from queue_server.api.alerts import OPERATIONS as ALERT_OPERATIONS
+from queue_server.api.audit import OPERATIONS as AUDIT_OPERATIONS
+from queue_server.api.nodes import OPERATIONS as NODE_OPERATIONS
 from queue_server.service import TICKET_ACTIONS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -103,6 +106,11 @@ OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
                        {"name": "token", "in": "query", "schema": {"type": "string"}}],
         "responses": {"101": _resp("switching to WebSocket"), **_ERRORS}}),
 ]
+
+
+OPERATIONS += ALERT_OPERATIONS
+OPERATIONS += NODE_OPERATIONS
+OPERATIONS += AUDIT_OPERATIONS
 
 
 def openapi_document(hall_name: str) -> dict[str, Any]:
