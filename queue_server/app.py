@@ -16,10 +16,13 @@ from pathlib import Path
 from aiohttp import web
 
 from config.model import Hall
+from queue_server.api.alerts import routes as alert_routes
 from queue_server.api.appointments import routes as appointment_routes
+from queue_server.api.audit import routes as audit_routes
 from queue_server.api.auth import Authenticator
 from queue_server.api.cases import routes as case_routes
 from queue_server.api.errors import error_middleware, text_middleware
+from queue_server.api.nodes import routes as node_routes
 from queue_server.api.openapi import openapi_document
 from queue_server.api.ratings import routes as rating_routes
 from queue_server.api.routes import routes
@@ -64,6 +67,9 @@ def create_app(hall: Hall, *, data_dir: str | Path | None = None, store: EventSt
     app.add_routes(case_routes)
     app.add_routes(appointment_routes)
     app.add_routes(stats_routes)
+    app.add_routes(alert_routes)
+    app.add_routes(node_routes)
+    app.add_routes(audit_routes)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         try:

@@ -26,8 +26,11 @@ from typing import Any, TypeVar
 
 from config.model import Hall, Node, NodeRole
 from config.secrets import hash_pin, verify_pin
+from queue_server.desks.alerts import AlertsDesk
 from queue_server.desks.appointments import AppointmentDesk
+from queue_server.desks.audit import AuditDesk
 from queue_server.desks.cases import CaseDesk
+from queue_server.desks.nodes import NodesDesk
 from queue_server.desks.ratings import RatingDesk
 from queue_server.desks.stats import StatsDesk
 from queue_server.engine.decision import Decision, Issued
@@ -81,7 +84,7 @@ def _refused(zh: str, en: str) -> QueueError:
     return QueueError("forbidden", zh, en, 403)
 
 
-class HallService(RatingDesk, CaseDesk, AppointmentDesk, StatsDesk):
+class HallService(RatingDesk, CaseDesk, AppointmentDesk, StatsDesk, AlertsDesk, NodesDesk, AuditDesk):
     """One hall's engine, log and hub, and the idempotency memory of its API."""
 
     def __init__(self, hall: Hall, store: EventStore, *, clock: Callable[[], float] = time.time) -> None:
@@ -185,6 +188,7 @@ class HallService(RatingDesk, CaseDesk, AppointmentDesk, StatsDesk):
         now = self._now()
         if self.broken is None:
             await self.run(self.engine.tick)
+            await self.watch_nodes()  # node silence: heartbeats are in memory, the engine decides on them
         if now - self._last_prune >= PRUNE_EVERY_S:
             self._last_prune = now
             await self._prune_idempotency(now - IDEMPOTENCY_HORIZON_S)

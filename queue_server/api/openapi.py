@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from config.model import GREEN_REASONS
+from queue_server.api.alerts import OPERATIONS as ALERT_OPERATIONS
 from queue_server.api.appointments import OPERATIONS as APPOINTMENT_OPERATIONS
+from queue_server.api.audit import OPERATIONS as AUDIT_OPERATIONS
 from queue_server.api.cases import OPERATIONS as CASE_OPERATIONS
+from queue_server.api.nodes import OPERATIONS as NODE_OPERATIONS
 from queue_server.api.ratings import OPERATIONS as RATING_OPERATIONS
 from queue_server.api.stats import OPERATIONS as STATS_OPERATIONS
 from queue_server.service import TICKET_ACTIONS
@@ -131,6 +134,11 @@ OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 OPERATIONS += RATING_OPERATIONS + CASE_OPERATIONS
 OPERATIONS += STATS_OPERATIONS
+
+
+OPERATIONS += ALERT_OPERATIONS
+OPERATIONS += NODE_OPERATIONS
+OPERATIONS += AUDIT_OPERATIONS
 
 
 def openapi_document(hall_name: str) -> dict[str, Any]:

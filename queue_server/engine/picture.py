@@ -80,6 +80,12 @@ class HallPicture:
         from queue_server.engine.appointments import AppointmentBook  # here: its command mixin imports the picture
         self.appointments = self._add(AppointmentBook(self))
         self.figures = self._add(Figures(self))
+        from queue_server.engine.alerts import AlertBoard  # here, not at the top: alerts.py imports commands.py
+        from queue_server.engine.audit import TicketIndex
+        from queue_server.engine.nodes import NodeBoard
+        self.nodes: NodeBoard = self._add(NodeBoard(self))
+        self.alerts: AlertBoard = self._add(AlertBoard(self))  # after nodes: its tick reads their faults
+        self.audit: TicketIndex = self._add(TicketIndex(self))
 
     def _add(self, domain: D) -> D:
         """Register a domain: its event types, and whether it watches every event."""

@@ -70,6 +70,23 @@ def snapshot(engine: QueueEngine) -> dict[str, Any]:
         "case_figures": {key: list(counts) for key, counts in engine.cases._figures.items()},
         "appointments": appointments_snapshot(engine),
         "figures": engine.figures.snapshot(),
+        **alert_snapshot(engine),
+    }
+
+
+def alert_snapshot(engine: QueueEngine) -> dict[str, Any]:
+    """Alerts, node devices and the audit index: all rebuilt by replay (hold timers and the wait heap are not)."""
+    watch = engine.alerts.watch
+    return {
+        "alerts": {aid: dataclasses.asdict(a) for aid, a in engine.alerts.alerts.items()},
+        "alert_current": dict(engine.alerts.current),
+        "alert_watch": {"waiting_since": dict(watch.waiting_since), "activity": dict(watch.activity),
+                        "bad": dict(watch.bad), "followups": dict(watch.followups), "overdue": dict(watch.overdue)},
+        "devices": {node: {name: r.as_dict() for name, r in devs.items()}
+                    for node, devs in engine.nodes.devices.items()},
+        "device_faults": sorted(engine.nodes.faults),
+        "audit": {tid: list(ids) for tid, ids in engine.audit.events.items()},
+        "audit_windows": {tid: sorted(w) for tid, w in engine.audit.windows.items()},
     }
 
 

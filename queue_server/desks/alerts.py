@@ -1,0 +1,35 @@
+"""The alerts desk: managers list, acknowledge and close alerts; displays list them (rules run on the tick)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from config.model import Node
+
+# mypy wants a self type that is a supertype of the mixin; these methods run only as HallService methods,
+# hence the "type: ignore[misc]" on each annotated self.
+if TYPE_CHECKING:
+    from queue_server.service import Answer, HallService
+
+
+class AlertsDesk:
+    """Façade methods of 预警 (a mixin of HallService)."""
+
+    async def alerts(self: HallService, state: str | None) -> Answer:  # type: ignore[misc]
+        from queue_server.service import _answer
+
+        return await self.read(lambda: _answer({"alerts": [a.view() for a in self.engine.alerts.listed(state)]}))
+
+    async def alert_step(self: HallService, node: Node, key: str | None, fingerprint: bytes, step: str,  # type: ignore[misc]
+                         alert_id: str, note: str = "") -> Answer:
+        """ack or close one alert, attributed to the manager node that asked."""
+        from queue_server.service import _answer
+
+        engine = self.engine
+        if step == "ack":
+            return await self.command(lambda at: engine.ack_alert(alert_id, at, node=node.name),
+                                      lambda alert: _answer(alert.view()), node=node.name, key=key,
+                                      fingerprint=fingerprint)
+        return await self.command(lambda at: engine.close_alert(alert_id, note, at, node=node.name),
+                                  lambda alert: _answer(alert.view()), node=node.name, key=key,
+                                  fingerprint=fingerprint)

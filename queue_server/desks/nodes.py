@@ -1,0 +1,74 @@
+"""The nodes desk: heartbeats in memory, device transitions as events, node silence passed to the alert rules.
+
+Last-seen instants are not events (a hall of 30 nodes beating every 10 s would fill the log with nothing),
+so they live here, in the process. Which nodes are watched for silence: every node that has reported
+health to this process, every node with devices in the log, and every node configured with devices;
+a node that never reports (a manager's browser, a display without devices) is never "silent". After a
+restart a watched node counts as seen at the server's start, so it has ``node_silent_seconds`` to report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from config.model import Node
+from queue_server.engine.nodes import DeviceReport
+
+# mypy wants a self type that is a supertype of the mixin; these methods run only as HallService methods,
+# hence the "type: ignore[misc]" on each annotated self.
+if TYPE_CHECKING:
+    from queue_server.service import Answer, HallService
+
+
+class NodesDesk:
+    """Façade methods of node health (a mixin of HallService)."""
+
+    def _heard(self: HallService) -> dict[str, float]:  # type: ignore[misc]
+        heard: dict[str, float] | None = self.__dict__.get("_node_heard")
+        if heard is None:
+            heard = self.__dict__["_node_heard"] = {}
+        return heard
+
+    def _started_at(self: HallService) -> float:  # type: ignore[misc]
+        started: float | None = self.__dict__.get("_nodes_started")
+        if started is None:
+            started = self.__dict__["_nodes_started"] = self.clock()
+        return started
+
+    async def node_health(self: HallService, node: Node, key: str | None, fingerprint: bytes,  # type: ignore[misc]
+                          devices: Sequence[DeviceReport]) -> Answer:
+        """A node's heartbeat: last seen now (in memory), and its devices' transitions logged."""
+        from queue_server.service import _answer
+
+        self._started_at()
+        self._heard()[node.name] = self.clock()
+
+        def present(records: Sequence[Any]) -> Answer:
+            return _answer(self._node_view(node))
+
+        return await self.command(lambda at: self.engine.report_devices(node.name, devices, at), present,
+                                  node=node.name, key=key, fingerprint=fingerprint)
+
+    async def nodes(self: HallService) -> Answer:  # type: ignore[misc]
+        from queue_server.service import _answer
+
+        return await self.read(lambda: _answer({"nodes": [self._node_view(n) for n in self.hall.nodes]}))
+
+    def _node_view(self: HallService, node: Node) -> dict[str, Any]:  # type: ignore[misc]
+        seen = self._heard().get(node.name)
+        silent_s = self.hall.alerts.node_silent_seconds
+        return {"node": node.name, "role": node.role.value, "window": node.window, "last_seen": seen,
+                "online": seen is not None and self.clock() - seen <= silent_s,
+                "devices": [r.as_dict() for r in self.engine.nodes.of(node.name)]}
+
+    def _watched(self: HallService) -> dict[str, float]:  # type: ignore[misc]
+        """Node → last seen, for every watched node (see the module docstring)."""
+        started, heard = self._started_at(), self._heard()
+        names = set(heard) | set(self.engine.nodes.devices) | {n.name for n in self.hall.nodes if n.devices}
+        return {name: heard.get(name, started) for name in names}
+
+    async def watch_nodes(self: HallService) -> None:  # type: ignore[misc]
+        """On every tick: let the engine decide node silence from what this process heard."""
+        watched = self._watched()
+        await self.run(lambda at: self.engine.check_nodes(watched, at))
