@@ -99,6 +99,17 @@ def appointments_snapshot(engine: QueueEngine) -> dict[str, Any]:
             "waiting_due": sorted(book.waiting_due)}
 
 
+def isolated(engine: QueueEngine, *types: str) -> QueueEngine:
+    """The engine with events of ``types`` applied to nobody: a domain's observers tested in isolation.
+
+    Their owners would check what hand-made events lack (a real booking, a follow-up case); an observer
+    (figures, alerts) must work from the events alone, which is what such tests check.
+    """
+    for type_ in types:
+        engine._domain_handlers[type_] = lambda event: None
+    return engine
+
+
 def replayed(hall: Hall, events: Iterable[Event]) -> QueueEngine:
     """A fresh engine that has applied ``events`` in order, as a restart does."""
     engine = QueueEngine(hall)

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
 from config.model import AlertThresholds, Hall
 from queue_server.engine import events as ev
-from queue_server.engine.domains import Domain
 from queue_server.engine.engine import QueueEngine
 from queue_server.engine.errors import QueueError
 from queue_server.engine.events import Event
 from queue_server.engine.nodes import DeviceReport
-from tests.support.engine_kit import Clock, Recorder, counting_ids, replayed, snapshot
+from tests.support.engine_kit import Clock, Recorder, counting_ids, isolated, replayed, snapshot
 from tests.support.halls import small_hall
 
 MINUTE = 60.0
@@ -25,15 +24,7 @@ def hall_with(*kinds: str, daily_quota: int = 0, **thresholds: Any) -> Hall:
                                alerts=AlertThresholds(kinds=kinds, **thresholds))
 
 
-class OtherDomains(Domain):
-    """Stands in for the ratings and cases domains (their own helpers' modules): accepts their event types."""
-
-    name = "stub"
-
-    def _ignore(self, e: Event) -> None:
-        """Their state is theirs; the alert board only observes these events."""
-
-    handlers: ClassVar = dict.fromkeys((ev.RATING_GIVEN, ev.CASE_OPENED, ev.CASE_STEP, ev.CASE_OVERDUE), _ignore)
+OTHER_DOMAINS = (ev.RATING_GIVEN, ev.CASE_OPENED, ev.CASE_STEP, ev.CASE_OVERDUE)  # their owners' own tests
 
 
 class Hall_:
@@ -42,7 +33,7 @@ class Hall_:
     def __init__(self, hall: Hall) -> None:
         self.hall = hall
         self.engine = QueueEngine(hall, id_factory=counting_ids())
-        self.engine._add(OtherDomains(self.engine))
+        isolated(self.engine, *OTHER_DOMAINS)
         self.rec = Recorder(self.engine)
         self.clock = Clock()
 
@@ -73,7 +64,7 @@ def kinds_of(events: list[Event]) -> list[tuple[str, str]]:
 def assert_replays(h: Hall_) -> None:
     """A restart's replay of the log rebuilds the same picture, alerts and their watch included."""
     again = QueueEngine(h.hall)
-    again._add(OtherDomains(again))
+    isolated(again, *OTHER_DOMAINS)
     for event in h.rec.log:
         again.apply(event)
     assert snapshot(again) == snapshot(h.engine)

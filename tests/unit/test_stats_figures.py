@@ -10,7 +10,7 @@ from queue_server.engine.engine import QueueEngine
 from queue_server.engine.figures import HALL, Tally, percentile
 from queue_server.stats.feed import StatsFeed
 from queue_server.stats.report import days_between, live_view, stats_rows
-from tests.support.engine_kit import Recorder, new_engine, snapshot
+from tests.support.engine_kit import Recorder, isolated, new_engine, snapshot
 from tests.support.halls import MONDAY, at
 
 TUESDAY, WEDNESDAY = "2026-11-24", "2026-11-25"
@@ -18,14 +18,7 @@ FOREIGN = (ev.RATING_GIVEN, ev.CASE_STEP, ev.APPOINTMENT_NO_SHOW)
 
 
 def with_foreign_types(engine: QueueEngine) -> QueueEngine:
-    """Figures in isolation: rating, case and no-show events apply to a stand-in instead of their owners.
-
-    The owners check what these hand-made events lack (a real booking, a follow-up case); the figures
-    must count them from the events alone, which is what this module tests.
-    """
-    for type_ in FOREIGN:
-        engine._domain_handlers[type_] = lambda event: None
-    return engine
+    return isolated(engine, *FOREIGN)
 
 
 def emit(rec: Recorder, type_: str, when: float, data: dict[str, Any], staff: str = "") -> None:
