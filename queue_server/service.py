@@ -484,9 +484,17 @@ class HallService(RatingDesk, CaseDesk, AppointmentDesk, StatsDesk, AlertsDesk, 
 
         return await self.read(present)
 
-    async def windows(self) -> Answer:
-        return await self.read(lambda: _answer({"windows": [window_view(self.engine, w.number)
-                                                             for w in self.hall.windows]}))
+    async def windows(self, *, staff: bool) -> Answer:
+        """Every window's state; who is signed in (a staff id) only for windows and managers."""
+        def present() -> Answer:
+            views = [window_view(self.engine, w.number) for w in self.hall.windows]
+            if not staff:
+                for view in views:
+                    view["staff"] = ""
+                    view["signed_in"] = bool(self.engine.windows[view["number"]].staff)
+            return _answer({"windows": views})
+
+        return await self.read(present)
 
     async def queues(self) -> Answer:
         return await self.read(lambda: _answer({"day": self.engine.day, "last_event_id": self.last_durable_id,

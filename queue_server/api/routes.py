@@ -169,8 +169,8 @@ async def sign_in(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/windows")
 async def list_windows(request: web.Request) -> web.Response:
-    request.app[AUTH].node(request)
-    return _json(await _service(request).windows())
+    node = request.app[AUTH].node(request)
+    return _json(await _service(request).windows(staff=node.role in (NodeRole.WINDOW, NodeRole.MANAGER)))
 
 
 # ---------------------------------------------------------------------------------------------- queues

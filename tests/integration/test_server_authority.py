@@ -19,6 +19,7 @@ from tests.integration.server_support import (
     PIN,
     ServerProcess,
     all_tickets,
+    display,
     error_code,
     kiosk,
     manager,
@@ -147,3 +148,13 @@ async def test_the_ticket_list_is_paged_with_a_cursor_and_misses_nothing(
     for bad in ({"after": "garbage"}, {"limit": "0"}, {"limit": "100000"}):
         async with session.get(f"{server.url}{TICKETS}", headers=window(1), params=bad) as answer:
             assert answer.status == 400 and error_code(await answer.json()) in ("invalid_cursor", "invalid_limit")
+
+
+async def test_screens_and_kiosks_see_windows_without_staff_ids(
+        server: ServerProcess, session: aiohttp.ClientSession) -> None:
+    await sign_in(session, server, 1)
+    for headers, shown in ((display(), ""), (kiosk(1), ""), (window(2), "s001"), (manager(), "s001")):
+        async with session.get(f"{server.url}/api/v1/windows", headers=headers) as answer:
+            first = (await answer.json())["windows"][0]
+        assert first["number"] == 1 and first["staff"] == shown
+        assert first.get("signed_in", True) is True
