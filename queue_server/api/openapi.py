@@ -141,6 +141,16 @@ OPERATIONS += NODE_OPERATIONS
 OPERATIONS += AUDIT_OPERATIONS
 
 
+_ERRORS_TEXT = (
+    "Every error answer is {\"error\": {code, message_zh, message_en, details?}}. Codes every route may give: "
+    "400 invalid_json, json_too_deep (nested deeper than 32), invalid_text (a lone surrogate, a control or "
+    "bidi character in a text field, path segment or query parameter; details name the field), unknown_field, "
+    "missing_field, invalid_type, invalid_value; 400 line_too_long / bad_http_request and 431 too_many_headers "
+    "(refused by the HTTP parser itself); 401 unauthorized; 403 forbidden; 413 body_too_large; 429 "
+    "too_many_attempts with Retry-After; 503 store_unavailable (the event log cannot be written: the server "
+    "refuses commands until restarted; retry later with the same Idempotency-Key).")
+
+
 def openapi_document(hall_name: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for method, path, operation in OPERATIONS:
@@ -148,7 +158,7 @@ def openapi_document(hall_name: str) -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {"title": "servicehall queue server", "version": "1.0.0",
-                 "description": f"Public v1 contract of the queue server of {hall_name}."},
+                 "description": f"Public v1 contract of the queue server of {hall_name}. " + _ERRORS_TEXT},
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
