@@ -103,6 +103,7 @@ class AppointmentBook(Domain):
         super().__init__(picture)
         self.appointments: dict[str, Appointment] = {}
         self.slot_taken: dict[tuple[str, str], int] = {}  # (service, slot_start) → open bookings
+        self.held: dict[tuple[str, str], int] = {}  # (service, day) → open bookings: places walk-ins may not take
         self.by_holder: dict[tuple[str, str, str], str] = {}  # (holder_key, service, day) → open booking
         self.by_code: dict[str, str] = {}  # code → booked (or today's checked-in) booking
         self.no_shows: dict[str, deque[float]] = {}  # holder_key → instants of no-shows, last NO_SHOW_DAYS
@@ -147,6 +148,8 @@ class AppointmentBook(Domain):
         self.appointments[appointment.id] = appointment
         slot = (appointment.service, appointment.slot_start)
         self.slot_taken[slot] = self.slot_taken.get(slot, 0) + 1
+        day = (appointment.service, appointment.day)
+        self.held[day] = self.held.get(day, 0) + 1
         self.by_holder[(appointment.holder_key, appointment.service, appointment.day)] = appointment.id
         self.by_code[appointment.code] = appointment.id
         grace = self.picture.service(appointment.service).booking.no_show_grace_minutes
@@ -158,6 +161,10 @@ class AppointmentBook(Domain):
         self.slot_taken[slot] -= 1
         if not self.slot_taken[slot]:
             del self.slot_taken[slot]
+        day = (appointment.service, appointment.day)
+        self.held[day] -= 1
+        if not self.held[day]:
+            del self.held[day]
         holder = (appointment.holder_key, appointment.service, appointment.day)
         if self.by_holder.get(holder) == appointment.id:
             del self.by_holder[holder]
@@ -276,7 +283,7 @@ class AppointmentCommands(CommandBase):
     appointments: AppointmentBook
 
     if TYPE_CHECKING:
-        def _admit(self, service: Service, at: float, holder_key: str) -> int | None: ...
+        def _admit(self, service: Service, at: float, holder_key: str, *, booked: bool = False) -> int | None: ...
 
         def _emit_issued(self, service: Service, at: float, priority: Priority, slot: int | None, *, node: str,
                          holder_key: str, holder_masked: str, appointment_id: str = "", green_reason: str = "",
@@ -426,7 +433,7 @@ class AppointmentCommands(CommandBase):
             raise QueueError("holder_has_ticket", f"该办事人已持有 {other.number} 号（同一业务），请先取消再签到",
                              f"the holder already has ticket {other.number} for this service; cancel it to check in",
                              409, {"ticket": other.id, "number": other.number})
-        slot = self._admit(cfg, at, appointment.holder_key)  # hours and quotas first: nothing emitted on refusal
+        slot = self._admit(cfg, at, appointment.holder_key, booked=True)  # nothing emitted on refusal
         ticket_id = self._new_id()
         self._emit(ev.APPOINTMENT_CHECKED_IN, at, {"appointment": appointment.id, "service": cfg.code,
                                                    "ticket": ticket_id}, node)

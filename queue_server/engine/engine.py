@@ -92,8 +92,11 @@ class QueueEngine(RatingCommands, AppointmentCommands, AlertCommands, NodeComman
         raise QueueError("green_reason_not_allowed", "本大厅不受理该绿色通道原因",
                          f"this hall does not accept green_reason {reason!r}", 403)
 
-    def _admit(self, service: Service, at: float, holder_key: str) -> int | None:
-        """Whether a new ticket of ``service`` may be issued now (hours, real name, quotas); its slot quota index."""
+    def _admit(self, service: Service, at: float, holder_key: str, *, booked: bool = False) -> int | None:
+        """Whether a new ticket of ``service`` may be issued now (hours, real name, quotas); its slot quota index.
+
+        Today's open bookings hold their places in the daily quota: a walk-in may take only what they leave,
+        and a checked-in booking (``booked``) takes the place it held, so the quota is never exceeded."""
         opening = self.calendar.check_open(service, at)
         if not opening.open:  # "closed" comes before "bring your card": nobody can take this ticket now
             raise QueueError(opening.code, opening.reason_zh, opening.reason_en, 409,
@@ -101,10 +104,12 @@ class QueueEngine(RatingCommands, AppointmentCommands, AlertCommands, NodeComman
         if service.real_name and not holder_key:
             raise QueueError("real_name_required", f"「{service.name}」需要刷身份证取号",
                              f"{service.name_en or service.code} needs an ID card to take a ticket", 422)
-        if service.daily_quota and self._issued.get(service.code, 0) >= service.daily_quota:
+        held = 0 if booked else self.appointments.held.get((service.code, self.day or ""), 0)
+        if service.daily_quota and self._issued.get(service.code, 0) + held >= service.daily_quota:
             raise QueueError("daily_quota_reached", f"「{service.name}」今日号源已满，请明日再来",
                              f"today's {service.daily_quota} tickets for {service.name_en or service.code} "
-                             "are all taken", 409, {"quota": service.daily_quota})
+                             "are all taken", 409,
+                             {"quota": service.daily_quota, **({"held_for_appointments": held} if held else {})})
         slot = self._slot_index(service, at)
         if slot is not None:
             quota = service.slot_quotas[slot]

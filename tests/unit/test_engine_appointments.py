@@ -368,3 +368,32 @@ def test_a_replayed_engine_decides_the_same_ticks_and_check_ins() -> None:
         outcomes.append([(e.type, e.at, {k: ids.get(v, v) for k, v in e.data.items() if k != "code"})
                          for e in recorder.log[mark:] if not e.type.startswith("alert.")])  # alerts: own tests
     assert outcomes[0] == outcomes[1]
+
+
+# ---------------------------------------------------------------------------------------------- held places
+def test_todays_bookings_hold_their_places_from_walk_ins_and_check_in_uses_them() -> None:
+    """B01's daily quota is 3 and two citizens booked today: walk-ins get one ticket; the booked get theirs."""
+    rec = Recorder(new_engine(with_service(hall(), "B01", daily_quota=3)))
+    first = book(rec, f"{MONDAY}T14:00", "h1", "B01", at(MONDAY, "08:00"))
+    second = book(rec, f"{MONDAY}T14:00", "h2", "B01", at(MONDAY, "08:01"))
+    rec.do("issue", "B01", at(MONDAY, "09:00"))
+    with pytest.raises(QueueError) as excinfo:
+        rec.do("issue", "B01", at(MONDAY, "09:01"))
+    assert refused(excinfo, "daily_quota_reached").details["held_for_appointments"] == 2
+    for booking in (first, second):
+        ticket = rec.do("check_in", at(MONDAY, "14:01"), appointment_id=booking.id).ticket
+        assert ticket.priority is Priority.APPOINTMENT
+    assert rec.engine._issued["B01"] == 3  # never more than the quota
+    rec.do("cancel_appointment", book(rec, f"{TUESDAY}T14:00", "h3", "B01", at(MONDAY, "15:00")).id,
+           at(MONDAY, "15:01"))
+    assert snapshot(replayed(rec.engine.hall, rec.log)) == snapshot(rec.engine)
+
+
+def test_a_cancelled_or_missed_booking_gives_its_place_back_to_walk_ins() -> None:
+    rec = Recorder(new_engine(with_service(hall(), "B01", daily_quota=2)))
+    booked = book(rec, f"{MONDAY}T14:00", "h1", "B01", at(MONDAY, "08:00"))
+    rec.do("issue", "B01", at(MONDAY, "09:00"))
+    with pytest.raises(QueueError):
+        rec.do("issue", "B01", at(MONDAY, "09:01"))
+    rec.do("cancel_appointment", booked.id, at(MONDAY, "10:00"))
+    assert rec.do("issue", "B01", at(MONDAY, "10:01")).ticket.number == "B002"
