@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from kiosk.flows.events import Touch
-from kiosk.flows.words import Words
+from kiosk.flows.words import NO_WORDS, Words
 
 __all__ = ["Effect", "FetchTicketStatus", "PrintTicket", "ReadPrinterStatus", "ReportPrintFailed",
            "ReportPrinted", "RequestCheckIn", "RequestTicket", "Screen", "Show", "Speak", "SubmitRating",
@@ -49,7 +49,7 @@ class Show:
     """Show a screen; ``choices`` are its targets, each the very Touch it gives back when pressed."""
 
     screen: Screen
-    words: Words | None = None
+    words: Words = NO_WORDS
     number: str = ""
     choices: tuple[Touch, ...] = ()
     qr: str = ""

@@ -26,7 +26,7 @@ from kiosk.flows.events import (
 )
 from kiosk.flows.holder import Holder, from_id_card, from_social_security
 from kiosk.flows.printing import BUSY, Job, Phase, Route
-from kiosk.flows.words import Words
+from kiosk.flows.words import NO_WORDS, Words
 
 __all__ = ["Stage", "TakeTicket", "card_words", "holder_of", "initial", "step"]
 
@@ -106,7 +106,8 @@ def screen(state: TakeTicket, words: Words | None = None) -> Show:
     ctx = state.ctx
     if state.stage is Stage.SERVICES:
         services = tuple(Touch(Button.SERVICE, c) for c in ctx.services_of(state.department))
-        return Show(Screen.SERVICES, words, choices=(*services, Touch(Button.BACK)), holder_masked=masked)
+        return Show(Screen.SERVICES, words or NO_WORDS, choices=(*services, Touch(Button.BACK)),
+                    holder_masked=masked)
     if state.stage is Stage.NEED_CARD:
         service = ctx.service(state.service)
         name = service.name if service else state.service

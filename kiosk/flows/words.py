@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ASK_STAFF", "Words", "refusal_words"]
+__all__ = ["ASK_STAFF", "NO_WORDS", "Words", "refusal_words"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Words:
         return Words(f"{self.zh}{other.zh}", f"{self.en} {other.en}".strip())
 
 
+NO_WORDS = Words("", "")  # a screen whose targets say it all
 ASK_STAFF = Words("如需帮助，请咨询导办台工作人员。", "For help, ask the staff at the information desk.")
 
 #: server error code → what the citizen can do next ({opens_at}, {come_back_at}, … from ``details``)

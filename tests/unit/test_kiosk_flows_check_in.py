@@ -5,8 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from kiosk.flows import check_in as ci
-from kiosk.flows.effects import PrintTicket, ReadPrinterStatus, ReportPrinted, RequestCheckIn, RequestTicket, Screen, \
-    Show, WipePersonalData
+from kiosk.flows.effects import (
+    PrintTicket,
+    ReadPrinterStatus,
+    ReportPrinted,
+    RequestCheckIn,
+    RequestTicket,
+    Screen,
+    Show,
+    WipePersonalData,
+)
 from kiosk.flows.events import Button, CardReadFailed, IdleTimeout, PrintDone, Touch
 from tests.support.kiosk_flows import PAPER_OK, PAPER_OUT, context, id_card, issued, refused
 

@@ -19,8 +19,16 @@ from kiosk.flows.effects import (
     Speak,
     WipePersonalData,
 )
-from kiosk.flows.events import Button, CardReadFailed, IdleTimeout, KioskHealth, PrintDone, PrintFailed, \
-    ServerUnreachable, Touch
+from kiosk.flows.events import (
+    Button,
+    CardReadFailed,
+    IdleTimeout,
+    KioskHealth,
+    PrintDone,
+    PrintFailed,
+    ServerUnreachable,
+    Touch,
+)
 from kiosk.flows.holder import holder_key
 from kiosk.flows.printing import Phase
 from tests.support.kiosk_flows import (
@@ -211,7 +219,7 @@ def test_an_id_card_tap_makes_the_holder_key_at_once_and_keeps_only_the_masked_n
     assert shows(effects)[0].holder_masked == "张**"
     state, effects = run(state, Touch(Button.SERVICE, "A01"), PAPER_OK)
     body = of(effects, RequestTicket)[0].body
-    assert body["holder_key"] == state.holder.key and body["holder_masked"] == "张**"
+    assert state.holder is not None and body["holder_key"] == state.holder.key and body["holder_masked"] == "张**"
     state, effects = run(state, issued("seed-t1"))
     assert of(effects, PrintTicket)[0].ticket.holder_masked == "张**"
 
