@@ -49,6 +49,7 @@ class HallState:
     day: str = ""
     last_event_id: int = 0
     gap: bool = False  # an event arrived after a hole: reconnect from last_event_id
+    gap_seen: int = 0  # the id that jumped; if the replay from last_event_id starts there too, the log has a hole
     tickets: dict[str, tuple[str, str]] = field(default_factory=dict)  # id → (number, service) of today
     windows: dict[int, WindowLive] = field(default_factory=dict)
     alerts: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # id → (kind, subject, level)
@@ -65,8 +66,8 @@ class HallState:
         event_id = int(event["id"])
         if event_id <= self.last_event_id:
             return False
-        if self.last_event_id and event_id != self.last_event_id + 1:
-            self.gap = True
+        if self.last_event_id and event_id != self.last_event_id + 1 and event_id != self.gap_seen:
+            self.gap, self.gap_seen = True, event_id  # the same jump again after a reconnect is no hole
             return False
         self.last_event_id = event_id
         self._apply(event["type"], event.get("data") or {}, float(event.get("at", 0.0)))
@@ -311,7 +312,9 @@ def _alert_text(state: HallState, kind: str, subject: str) -> str:
 def wall_view(state: HallState, now: dt.datetime, opening: tuple[str, str], max_columns: int = 12) -> WallView:
     """The wall's frame: windows that called most recently first (so five at once all show), then the rest."""
     at = now.timestamp()
-    windows = sorted(state.windows.values(), key=lambda w: (-(w.calls[0][1] if w.calls else 0.0), w.number))
+    rank = {"open": 0, "paused": 1, "closed": 2}
+    windows = sorted(state.windows.values(),
+                     key=lambda w: (-(w.calls[0][1] if w.calls else -1.0), rank.get(w.state, 3), w.number))
     shown = sorted(windows[:max_columns], key=lambda w: w.number)
     live = state.live
     services = tuple(ServiceRow(s.get("name", ""), s.get("name_en", ""), int(s.get("waiting", 0)),

@@ -70,6 +70,7 @@ class WallRenderer:
     def draw(self, view: WallView, tick: int = 0) -> list[pygame.Rect]:
         """Repaint what differs from the last frame; the rectangles to hand to ``display.update``."""
         last = self.last
+        self.painter.drawn.clear()
         dirty: list[pygame.Rect] = []
         if last is None:
             self.surface.fill(theme.BACKGROUND)
@@ -142,9 +143,12 @@ class WallRenderer:
             p.text(col.name, px(theme.BODY), theme.TEXT, name, bold=True, align="center")
             y = name.bottom + px(4)
             if col.state_en != "open":
-                p.text(col.state_zh, px(theme.SMALL), theme.WARN, pygame.Rect(cell.x, y, cell.width, px(36)),
+                p.text(col.state_zh, px(theme.SMALL), theme.WARN if col.state_en == "paused" else theme.MUTED, pygame.Rect(cell.x, y, cell.width, px(36)),
                        align="center")
                 y += px(36)
+            if not col.calls:
+                p.text("等候叫号" if col.state_en == "open" else "", px(theme.SMALL), theme.MUTED,
+                       pygame.Rect(cell.x, y + px(40), cell.width, px(40)), align="center")
             for j, call in enumerate(col.calls):
                 if j == 0:
                     slot = pygame.Rect(cell.x + px(8), y, cell.width - px(16), px(116))
@@ -212,7 +216,7 @@ class WallRenderer:
 
     def _draw_services(self, view: WallView, box: pygame.Rect, tick: int) -> None:
         rows = [_service_cells(s) for s in view.services]
-        self._rows(box, "等候情况  Waiting", (("事项", 0.0, "left"), ("等候", 0.56, "right"), ("预计等候", 0.72, "right")),
+        self._rows(box, "等候情况  Waiting", (("事项", 0.0, "left"), ("等候人数", 0.5, "right"), ("预计等候", 0.72, "right")),
                    rows, tick)
 
     def _draw_departments(self, view: WallView, box: pygame.Rect, tick: int) -> None:
