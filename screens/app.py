@@ -19,12 +19,12 @@ from typing import Any
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-import pygame  # noqa: E402
+import pygame
 
-from screens import snapshot  # noqa: E402
-from screens.feed import Feed, stop  # noqa: E402
-from screens.hours import day_sessions, opening_state  # noqa: E402
-from screens.models import HallState, wall_view, window_view  # noqa: E402
+from screens import snapshot
+from screens.feed import Feed, stop
+from screens.hours import day_sessions, opening_state
+from screens.models import HallState, wall_view, window_view
 
 log = logging.getLogger(__name__)
 FRAME_S = 0.1

@@ -56,7 +56,7 @@ class Feed:
                 try:
                     if await self._follow(session):
                         delay = BACKOFF_FIRST_S
-                except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError) as err:
+                except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as err:
                     if self.state.connected:
                         log.warning("lost the event stream of %s (%s); retrying", self.server, err)
                     else:

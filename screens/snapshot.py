@@ -7,9 +7,9 @@ from pathlib import Path
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
-import pygame  # noqa: E402  (after the banner is silenced)
+import pygame
 
-from screens.models import WallView, WindowView  # noqa: E402
+from screens.models import WallView, WindowView
 
 
 def save(surface: pygame.Surface, path: str | Path) -> Path:

@@ -12,6 +12,7 @@ repaints the clock once a second and nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pygame
@@ -143,7 +144,8 @@ class WallRenderer:
             p.text(col.name, px(theme.BODY), theme.TEXT, name, bold=True, align="center")
             y = name.bottom + px(4)
             if col.state_en != "open":
-                p.text(col.state_zh, px(theme.SMALL), theme.WARN if col.state_en == "paused" else theme.MUTED, pygame.Rect(cell.x, y, cell.width, px(36)),
+                colour = theme.WARN if col.state_en == "paused" else theme.MUTED
+                p.text(col.state_zh, px(theme.SMALL), colour, pygame.Rect(cell.x, y, cell.width, px(36)),
                        align="center")
                 y += px(36)
             if not col.calls:
@@ -183,7 +185,7 @@ class WallRenderer:
                                                                   cell.height - px(70)), bold=True, align="center")
 
     def _rows(self, box: pygame.Rect, head: str, columns: tuple[tuple[str, float, str], ...],
-              rows: list[tuple[str, ...]], tick: int) -> None:
+              rows: Sequence[tuple[str, ...]], tick: int) -> None:
         """A titled table; pages through ``rows`` every PAGE_S seconds when they do not all fit."""
         p, px = self.painter, self.layout.scale.px
         p.panel(box, radius=px(12))
@@ -216,8 +218,8 @@ class WallRenderer:
 
     def _draw_services(self, view: WallView, box: pygame.Rect, tick: int) -> None:
         rows = [_service_cells(s) for s in view.services]
-        self._rows(box, "等候情况  Waiting", (("事项", 0.0, "left"), ("等候人数", 0.5, "right"), ("预计等候", 0.72, "right")),
-                   rows, tick)
+        columns = (("事项", 0.0, "left"), ("等候人数", 0.5, "right"), ("预计等候", 0.72, "right"))
+        self._rows(box, "等候情况  Waiting", columns, rows, tick)
 
     def _draw_departments(self, view: WallView, box: pygame.Rect, tick: int) -> None:
         rows = [_department_cells(d) for d in view.departments]

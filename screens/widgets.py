@@ -13,6 +13,10 @@ import pygame.freetype
 from screens import theme
 
 _fonts: dict[tuple[bool, int], pygame.freetype.Font] = {}
+_sizes: dict[tuple[str, int, bool], tuple[int, int]] = {}  # measuring is freetype's slow part: once per string
+SIZES_KEPT = 20_000
+_images: dict[tuple[str, int, bool, tuple[int, int, int]], pygame.Surface] = {}  # rasterised once, then blitted
+IMAGES_KEPT = 4_000
 
 
 def font(size: int, bold: bool = False) -> pygame.freetype.Font:
@@ -33,6 +37,29 @@ def missing_glyphs(text: str, bold: bool = False) -> list[str]:
     return [ch for ch, m in zip(text, metrics, strict=False) if m is None and not ch.isspace()]
 
 
+def measure(text: str, size: int, bold: bool = False) -> tuple[int, int]:
+    """Width and height of ``text`` drawn at ``size`` (cached; a wall draws the same strings all day)."""
+    key = (text, size, bold)
+    found = _sizes.get(key)
+    if found is None:
+        if len(_sizes) >= SIZES_KEPT:
+            _sizes.clear()
+        rect = font(size, bold).get_rect(text)
+        found = _sizes[key] = (rect.width, rect.height)
+    return found
+
+
+def _image(text: str, size: int, bold: bool, color: theme.RGB) -> pygame.Surface:
+    key = (text, size, bold, color)
+    image = _images.get(key)
+    if image is None:
+        if len(_images) >= IMAGES_KEPT:
+            _images.clear()
+        image, _ = font(size, bold).render(text, color)
+        _images[key] = image  # type: ignore[index]
+    return image
+
+
 class Painter:
     """Draws text and panels on one surface and remembers every string and where it went."""
 
@@ -45,22 +72,21 @@ class Painter:
         """Draw ``text`` inside ``box`` (shrunk to fit its width, never overflowing); the rect it covers."""
         if not text:
             return pygame.Rect(box.x, box.y, 0, 0)
-        f = font(size, bold)
-        rect = f.get_rect(text)
-        if rect.width > box.width and rect.width > 0:  # shrink once to fit; below 60 % cut with an ellipsis
-            shrunk = max(8, int(size * box.width / rect.width))
+        width, height = measure(text, size, bold)
+        if width > box.width and width > 0:  # shrink once to fit; below 60 % cut with an ellipsis
+            shrunk = max(8, int(size * box.width / width))
             if shrunk >= size * 0.6:
-                f = font(shrunk, bold)
+                size = shrunk
             else:
-                f = font(max(8, int(size * 0.6)), bold)
-                while len(text) > 1 and f.get_rect(text + "…").width > box.width:
+                size = max(8, int(size * 0.6))
+                while len(text) > 1 and measure(text + "…", size, bold)[0] > box.width:
                     text = text[:-1]
                 text += "…"
-            rect = f.get_rect(text)
-        x = {"left": box.x, "center": box.centerx - rect.width // 2, "right": box.right - rect.width}[align]
-        y = {"top": box.y, "center": box.centery - rect.height // 2, "bottom": box.bottom - rect.height}[valign]
-        drawn = f.render_to(self.surface, (x, y), text, color)
-        drawn = pygame.Rect(x, y, drawn.width, drawn.height)
+            width, height = measure(text, size, bold)
+        x = {"left": box.x, "center": box.centerx - width // 2, "right": box.right - width}[align]
+        y = {"top": box.y, "center": box.centery - height // 2, "bottom": box.bottom - height}[valign]
+        image = _image(text, size, bold, color)
+        drawn = self.surface.blit(image, (x, y))
         self.drawn.append((text, drawn))
         return drawn
 

@@ -4,6 +4,7 @@ and one wall fed by a real server over its WebSocket."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 from pathlib import Path
@@ -175,7 +176,5 @@ async def _until(condition, changed: asyncio.Event, timeout_s: float = 20.0) -> 
     async with asyncio.timeout(timeout_s):
         while not condition():
             changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), 1.0)
-            except TimeoutError:
-                pass
