@@ -21,6 +21,21 @@ def _build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a hall TOML file and print a summary")
     check.add_argument("config", help="hall TOML file")
 
+    screen = sub.add_parser("screen", help="run a wall display or a counter screen of a display node")
+    kinds = screen.add_subparsers(dest="screen", required=True)
+    for kind, size in (("wall", "1920x1080"), ("window", "800x480")):
+        one = kinds.add_parser(kind, help=f"the {kind} screen")
+        one.add_argument("--config", required=True, help="hall TOML file")
+        one.add_argument("--node", required=True, help="this screen's node name in the hall file (its token: "
+                         "SERVICEHALL_TOKEN, else the demo token of a sample hall)")
+        one.add_argument("--server", default="http://127.0.0.1:8080", help="queue server URL")
+        one.add_argument("--size", default=size, help="WIDTHxHEIGHT (portrait when taller than wide)")
+        one.add_argument("--fullscreen", action="store_true")
+        one.add_argument("--snapshot", help="save the screen as this PNG (with --exit-after)")
+        one.add_argument("--exit-after", type=float, help="stop after this many seconds")
+        if kind == "window":
+            one.add_argument("--window", type=int, required=True, help="the window number shown")
+
     from devices.cli import add_parser as add_devices_parser
 
     add_devices_parser(sub)
@@ -46,6 +61,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"{args.config}: ok — {hall.summary()}")
         return 0
+    if args.command == "screen":
+        from screens.cli import run_screen
+
+        return run_screen(args)
     if args.command == "devices":
         from devices.cli import run as run_devices
 
