@@ -153,6 +153,7 @@ class LogCheck:
         elif t == ev.APPOINTMENT_NO_SHOW:
             assert self.booking[d["appointment"]] == "booked", f"no-show of {self.booking[d['appointment']]} booking"
             self.booking[d["appointment"]] = "no_show"
+            self.in_slot[self.slot_of[d["appointment"]]] -= 1  # its slot is over: the place is free, not bookable
         elif t == ev.TICKET_ISSUED and d["appointment_id"]:
             self.tickets_of[d["appointment_id"]] += 1
             assert self.tickets_of[d["appointment_id"]] == 1, f"{d['appointment_id']} gave two tickets"
@@ -333,7 +334,8 @@ class ServicesDay(RuleBasedStateMachine):
                  to_service=to_service, to_window=to_window, reason="联办")
 
     # ------------------------------------------------------------------ ratings, cases, alerts
-    @rule(index=st.integers(0, 100), level=st.integers(0, 6), channel=st.sampled_from(["pad", "kiosk", "web", "sms"]),
+    @rule(index=st.integers(0, 100), level=st.sampled_from([0, 1, 1, 2, 2, 3, 4, 5, 5, 6]),
+          channel=st.sampled_from(["pad", "kiosk", "web", "sms"]),
           finished_only=st.booleans())
     def rate(self, index: int, level: int, channel: str, finished_only: bool) -> None:
         """Rate a matter: mostly finished ones (maybe again, maybe too late), sometimes any ticket, bad levels too."""
