@@ -279,6 +279,12 @@ class ServicesDay(RuleBasedStateMachine):
     def sign_in(self, window: int, staff: str) -> None:
         self.run("sign_in", window, staff, self.now, node=f"pad-{window}")
 
+    @rule(window=st.sampled_from(WINDOWS), staff=st.sampled_from(["s1", "s2", "s3", "s4"]))
+    def take_over(self, window: int, staff: str) -> None:
+        """Another member of staff signs in at a window while its matter is called or served there."""
+        if self.engine.windows[window].current is not None:
+            self.run("sign_in", window, staff, self.now, node=f"pad-{window}")
+
     @rule(window=st.sampled_from(WINDOWS))
     def sign_out(self, window: int) -> None:
         self.run("sign_out", window, self.now, node=f"pad-{window}")
@@ -434,3 +440,22 @@ class ServicesDay(RuleBasedStateMachine):
 
 ServicesDay.TestCase.settings = SETTINGS
 TestServicesDay = ServicesDay.TestCase
+
+
+def test_a_matter_finished_after_a_takeover_counts_for_who_finished_it() -> None:
+    """Found by the machine's recount: s2 takes over window 1 mid-matter and finishes it; s2 gets the rating too."""
+    rec = Recorder(new_engine())
+    rec.do("sign_in", 1, "s1", at(MONDAY, "09:00"))
+    ticket = rec.do("issue", "A01", at(MONDAY, "09:01")).ticket
+    rec.do("call_next", 1, at(MONDAY, "09:02"))
+    rec.do("act", "start", ticket.id, at(MONDAY, "09:03"), window=1)
+    rec.do("sign_in", 1, "s2", at(MONDAY, "09:04"))
+    rec.do("act", "finish", ticket.id, at(MONDAY, "09:05"), window=1)
+    assert rec.do("rate", ticket.id, 5, "pad", at(MONDAY, "09:06")).staff == "s2"
+    s1, s2 = (rec.engine.figures.tally(("staff", s)).figures() for s in ("s1", "s2"))
+    assert (s2["finished"], s2["handling_s"]["p50"], s2["ratings"]["5"]) == (1, 120, 1)
+    assert (s1["called"], s1["finished"], s1["handling_s"]["p50"]) == (1, 0, None)
+    recount = Recount(rec.engine.hall)
+    for event in rec.log:
+        recount.feed(event)
+    assert recount.figures(MONDAY)[("staff", "s2")] == s2
