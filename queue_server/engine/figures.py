@@ -281,7 +281,8 @@ class Figures(Domain):
         if track is None:
             return
         handling = max(0, round(e.at - track.handling_from)) if track.handling_from is not None else None
-        for t in self._credit(track.service, track.window, track.staff)[1]:
+        # the staff the event names finished it (another may have signed in at the window since the call)
+        for t in self._credit(track.service, track.window, e.staff or track.staff)[1]:
             t.finished += 1
             if handling is not None:
                 insort(t.handling, handling)
