@@ -10,6 +10,9 @@ from config.model import NodeRole
 from queue_server.api.auth import require
 from queue_server.api.errors import Fields, bad_request, read_json
 from queue_server.api.routes import _json, _retry_identity, _service
+from queue_server.api.schema import ERROR as _ERROR
+from queue_server.api.schema import IDEMPOTENCY as _IDEMPOTENCY
+from queue_server.api.schema import resp as _resp
 from queue_server.engine.alerts import ALERT_STATES
 from queue_server.keys import AUTH
 
@@ -46,7 +49,6 @@ async def close_alert(request: web.Request) -> web.Response:
                                                     note))
 
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
 _ALERT: dict[str, Any] = {"type": "object", "required": ["id", "kind", "subject", "level", "figures", "state",
                                                           "raised_at"], "properties": {
     "id": {"type": "string"}, "kind": {"type": "string"}, "subject": {"type": "string"},
@@ -56,11 +58,6 @@ _ALERT: dict[str, Any] = {"type": "object", "required": ["id", "kind", "subject"
     "resolved_at": {"type": "number", "nullable": True}, "closed_at": {"type": "number", "nullable": True},
     "closed_by": {"type": "string"}, "note": {"type": "string"}}}
 _ALERT_ID = {"name": "alert_id", "in": "path", "required": True, "schema": {"type": "string"}}
-_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}
-
-
-def _resp(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 _ERRORS = {str(code): _resp(text, _ERROR) for code, text in (

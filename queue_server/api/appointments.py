@@ -15,6 +15,10 @@ from config.model import NodeRole
 from queue_server.api.auth import require
 from queue_server.api.errors import Fields, bad_request, read_json
 from queue_server.api.routes import _HOLDER_KEY, _json, _retry_identity, _service
+from queue_server.api.schema import ERROR as _ERROR
+from queue_server.api.schema import IDEMPOTENCY as _IDEMPOTENCY
+from queue_server.api.schema import body as _body
+from queue_server.api.schema import resp as _resp
 from queue_server.engine.appointments import AppointmentState
 from queue_server.keys import AUTH
 
@@ -132,7 +136,6 @@ async def check_in(request: web.Request) -> web.Response:
 
 
 # ---------------------------------------------------------------------------------------------- OpenAPI
-_ERROR = {"$ref": "#/components/schemas/Error"}
 _STATES = [s.value for s in AppointmentState]
 APPOINTMENT: dict[str, Any] = {
     "type": "object", "required": ["id", "service", "day", "slot_start", "slot_end", "state"],
@@ -152,25 +155,10 @@ _CHECKED_IN = {"type": "object", "description": "the ticket (fields of Ticket) w
                               "appointment": APPOINTMENT, "existing": {"type": "boolean"}}}
 
 
-def _body(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": props}
-    if required:
-        schema["required"] = required
-    return {"required": bool(required), "content": {"application/json": {"schema": schema}}}
-
-
-def _resp(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    if schema is None:
-        return {"description": description}
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 _ERRORS = {str(code): _resp(text, _ERROR) for code, text in (
     (400, "malformed request"), (401, "no or unknown bearer token"), (403, "role not allowed"),
     (404, "unknown service or appointment"), (409, "refused by the booking or check-in rules"),
     (422, "invalid value"), (503, "event log unavailable"))}
-_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
-                "description": "a retry with the same key gets the first answer again (scoped per node, 48 hours)"}
 _ID = {"name": "appointment_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _CHECK_IN_DOC = ("201 with the appointment ticket (priority appointment), 200 with the same ticket when checked in "
                  "before. Accepted from checkin_early_minutes before the slot start until checkin_late_minutes after "

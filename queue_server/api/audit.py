@@ -12,6 +12,9 @@ from config.model import NodeRole
 from queue_server.api.auth import require
 from queue_server.api.errors import bad_request
 from queue_server.api.routes import _json, _service
+from queue_server.api.schema import ERROR as _ERROR
+from queue_server.api.schema import query as _q
+from queue_server.api.schema import resp as _resp
 from queue_server.desks.audit import AuditFilter
 from queue_server.keys import AUTH
 
@@ -73,19 +76,10 @@ async def audit(request: web.Request) -> web.Response:
     return _json(await service.audit(filters, after, limit))
 
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
 _ENTRY = {"type": "object", "required": ["id", "type", "at", "node", "staff", "data"], "properties": {
     "id": {"type": "integer"}, "type": {"type": "string"}, "at": {"type": "number"}, "at_iso": {"type": "string"},
     "node": {"type": "string"}, "staff": {"type": "string"}, "window": {"type": "integer", "nullable": True},
     "data": {"type": "object", "description": "the event's payload, without holder_key or any secret"}}}
-
-
-def _resp(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _q(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
-    return {"name": name, "in": "query", "schema": schema, **({"description": description} if description else {})}
 
 
 _ERRORS = {str(code): _resp(text, _ERROR) for code, text in (

@@ -11,6 +11,8 @@ from devices.state import DeviceState
 from queue_server.api.auth import forbidden, require
 from queue_server.api.errors import Fields, bad_request, read_json
 from queue_server.api.routes import _json, _retry_identity, _service
+from queue_server.api.schema import ERROR as _ERROR
+from queue_server.api.schema import resp as _resp
 from queue_server.engine.nodes import DeviceReport
 from queue_server.keys import AUTH
 
@@ -66,7 +68,6 @@ async def list_nodes(request: web.Request) -> web.Response:
     return _json(await _service(request).nodes())
 
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
 _DEVICE = {"type": "object", "required": ["device", "kind", "state"], "properties": {
     "node": {"type": "string"}, "device": {"type": "string"}, "kind": {"type": "string"},
     "state": {"type": "string", "enum": _STATES}, "reason": {"type": "string"},
@@ -75,10 +76,6 @@ _NODE = {"type": "object", "required": ["node", "role", "last_seen", "online", "
     "node": {"type": "string"}, "role": {"type": "string"}, "window": {"type": "integer", "nullable": True},
     "last_seen": {"type": "number", "nullable": True}, "online": {"type": "boolean"},
     "devices": {"type": "array", "items": _DEVICE}}}
-
-
-def _resp(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 _ERRORS = {str(code): _resp(text, _ERROR) for code, text in (

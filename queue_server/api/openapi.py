@@ -11,25 +11,15 @@ from queue_server.api.audit import OPERATIONS as AUDIT_OPERATIONS
 from queue_server.api.cases import OPERATIONS as CASE_OPERATIONS
 from queue_server.api.nodes import OPERATIONS as NODE_OPERATIONS
 from queue_server.api.ratings import OPERATIONS as RATING_OPERATIONS
+from queue_server.api.schema import ERROR as _ERROR
+from queue_server.api.schema import IDEMPOTENCY as _IDEMPOTENCY
+from queue_server.api.schema import body as _body
+from queue_server.api.schema import resp as _resp
 from queue_server.api.stats import OPERATIONS as STATS_OPERATIONS
 from queue_server.service import TICKET_ACTIONS
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
 _TICKET = {"$ref": "#/components/schemas/Ticket"}
 _WINDOW = {"$ref": "#/components/schemas/WindowState"}
-
-
-def _body(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": props}
-    if required:
-        schema["required"] = required
-    return {"required": bool(required), "content": {"application/json": {"schema": schema}}}
-
-
-def _resp(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    if schema is None:
-        return {"description": description}
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 _ERRORS = {str(code): _resp(text, _ERROR) for code, text in (
@@ -37,10 +27,6 @@ _ERRORS = {str(code): _resp(text, _ERROR) for code, text in (
     (404, "unknown ticket, window, service or empty queue"), (409, "refused by the queue rules"),
     (413, "body too large"), (422, "invalid value"), (503, "event log unavailable"))}
 
-_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
-                "description": "a retry with the same key gets the first answer again, never a second ticket. Keys "
-                               "are scoped per node (two kiosks may use the same key) and remembered for 48 hours; "
-                               "the same key with a different request is refused (422 idempotency_key_reused)"}
 _TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _WINDOW_NO = {"name": "window", "in": "path", "required": True, "schema": {"type": "integer"}}
 

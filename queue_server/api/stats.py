@@ -17,6 +17,7 @@ from aiohttp import web
 from config.model import NodeRole
 from queue_server.api.auth import require
 from queue_server.api.errors import bad_request
+from queue_server.api.schema import ERROR as _ERROR
 from queue_server.engine.figures import SCOPES
 from queue_server.keys import AUTH, SERVICE
 from queue_server.service import Answer
@@ -68,7 +69,6 @@ async def stats_live(request: web.Request) -> web.Response:
     return _json(await request.app[SERVICE].stats_live())
 
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
 _NULLABLE_NUMBER = {"type": "number", "nullable": True}
 _DURATION = {"type": "object", "required": ["mean", "p50", "p90"],
              "properties": {"mean": _NULLABLE_NUMBER, "p50": _NULLABLE_NUMBER, "p90": _NULLABLE_NUMBER}}
