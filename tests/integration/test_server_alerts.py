@@ -27,32 +27,14 @@ from tests.integration.server_support import (
     sign_in,
     window,
 )
-from tests.integration.test_server_time import LIBFAKETIME
-from tests.support.halls import MONDAY, at
+from tests.support.halls import MONDAY
+from tests.support.wall_clock import WallClock
 
 WAIT_BOUND_S = 20.0  # the tick runs every second; this bounds a hang, it is not a performance figure
 HOLDER = "ab" * 32
 
-pytestmark = pytest.mark.skipif(not LIBFAKETIME, reason="libfaketime is not installed (.ci/setup installs it)")
 
 
-class SteppedClock:
-    """The server's wall clock through libfaketime's offset file, moved forward by hand."""
-
-    def __init__(self, path: Path, start: float) -> None:
-        self.path, self.now = path, start
-        self._write()
-
-    def step(self, seconds: float) -> None:
-        self.now += seconds
-        self._write()
-
-    def _write(self) -> None:
-        self.path.write_text(f"{self.now - time.time():+.0f}\n")
-
-    def env(self) -> dict[str, str]:
-        return {"LD_PRELOAD": LIBFAKETIME[-1], "FAKETIME_TIMESTAMP_FILE": str(self.path), "FAKETIME_NO_CACHE": "1",
-                "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
 
 
 @pytest.fixture
@@ -95,7 +77,8 @@ async def wait_for_alert(session: aiohttp.ClientSession, server: ServerProcess, 
 
 async def test_a_long_wait_raises_one_alert_a_manager_acks_and_calling_resolves_it(
         tmp_path: Path, session: aiohttp.ClientSession) -> None:
-    clock = SteppedClock(tmp_path / "faketime", at(MONDAY, "10:00:00"))
+    clock = WallClock(tmp_path / "faketime")
+    clock.set(MONDAY, "10:00:00")
     with ServerProcess(tmp_path / "data", config=quick_hall(tmp_path), env=clock.env()) as server:
         ticket = await call(session, "POST", f"{server.url}/api/v1/tickets", kiosk(1), {"service": "A01"}, 201)
         await asyncio.sleep(1.5)

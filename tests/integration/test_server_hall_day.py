@@ -35,28 +35,15 @@ from tests.integration.server_support import (
     sign_in,
     window,
 )
-from tests.integration.test_server_time import LIBFAKETIME
-from tests.support.halls import MONDAY, at
+from tests.support.halls import MONDAY
+from tests.support.wall_clock import WallClock
 
 WAIT_BOUND_S = 20.0  # the tick runs every second; this bounds a hang, it is not a performance figure
 HOLDERS = {name: f"{n:02x}" * 32 for n, name in enumerate(("p1", "p2", "p3", "p4", "p5"), 0xa1)}
 SCOPES = ("hall", "department", "service", "window", "staff")
 
-pytestmark = pytest.mark.skipif(not LIBFAKETIME, reason="libfaketime is not installed (.ci/setup installs it)")
 
 
-class FrozenClock:
-    """The server's wall clock, frozen at a local Beijing time until it is set again."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def set(self, clock: str) -> None:
-        self.path.write_text(f"{at(MONDAY, clock):.0f}\n")
-
-    def env(self) -> dict[str, str]:
-        return {"LD_PRELOAD": LIBFAKETIME[-1], "FAKETIME_TIMESTAMP_FILE": str(self.path), "FAKETIME_NO_CACHE": "1",
-                "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_FMT": "%s"}
 
 
 def day_hall(tmp_path: Path) -> Path:
@@ -226,8 +213,8 @@ async def export(hall: Hall) -> str:
 
 async def test_a_scripted_day_its_figures_an_alert_and_kill_9_in_the_middle(
         tmp_path: Path, session: aiohttp.ClientSession) -> None:
-    clock = FrozenClock(tmp_path / "faketime")
-    clock.set("08:00")
+    clock = WallClock(tmp_path / "faketime", frozen=True)
+    clock.set(MONDAY, "08:00")
     server = ServerProcess(tmp_path / "data", config=day_hall(tmp_path), env=clock.env())
     with server:
         hall = Hall(session, server)
@@ -251,65 +238,65 @@ async def test_a_scripted_day_its_figures_an_alert_and_kill_9_in_the_middle(
         for n in (1, 2, 3):
             await sign_in(session, server, n)
 
-        clock.set("08:10")
+        clock.set(MONDAY, "08:10")
         t1 = await hall.issue("A01", "t1")
-        clock.set("08:12")
+        clock.set(MONDAY, "08:12")
         t2 = await hall.issue("B01", "t2")
-        clock.set("08:15")
+        clock.set(MONDAY, "08:15")
         await hall.act(t1["id"], "call", 1, {"window": 1})
         await hall.act(t2["id"], "call", 2, {"window": 2})
-        clock.set("08:15:30")
+        clock.set(MONDAY, "08:15:30")
         await hall.act(t2["id"], "start", 2)
-        clock.set("08:16")
+        clock.set(MONDAY, "08:16")
         await hall.act(t1["id"], "start", 1)
 
         # 08:20 too early for the 09:00 slot: refused, with the time to come back.
-        clock.set("08:20")
+        clock.set(MONDAY, "08:20")
         early = await hall.post(f"/api/v1/appointments/{booked['p1']['id']}/check-in", kiosk(2), None, 409)
         assert error_code(early) == "checkin_too_early"
         assert early["error"]["details"]["come_back_at"] == f"{MONDAY}T08:30"
 
-        clock.set("08:21")
+        clock.set(MONDAY, "08:21")
         await hall.act(t1["id"], "finish", 1)
-        clock.set("08:22")
+        clock.set(MONDAY, "08:22")
         assert (await hall.rate(t1["id"], 1, 5))["followup"] is None
-        clock.set("08:25:30")
+        clock.set(MONDAY, "08:25:30")
         await hall.act(t2["id"], "finish", 2)
         await hall.rate(t2["id"], 2, 4)
 
         # 08:40 early but inside the check-in window: the appointment ticket.
-        clock.set("08:40")
+        clock.set(MONDAY, "08:40")
         t3 = await hall.post(f"/api/v1/appointments/{booked['p1']['id']}/check-in", kiosk(2, "ci-p1"), None, 201)
         assert t3["priority"] == "appointment" and t3["existing"] is False
-        clock.set("08:45")
+        clock.set(MONDAY, "08:45")
         t4 = await hall.issue("C01", "t4")
-        clock.set("08:50")
+        clock.set(MONDAY, "08:50")
         await hall.act(t4["id"], "call", 3, {"window": 3})
-        clock.set("08:58")
+        clock.set(MONDAY, "08:58")
         await hall.act(t4["id"], "finish", 3)  # never started: handled from the call
-        clock.set("08:59")
+        clock.set(MONDAY, "08:59")
         appealed = (await hall.rate(t4["id"], 3, 2, comment="等太久"))["followup"]
         assert appealed["state"] == "open" and appealed["level"] == 2
 
         # 09:00 the slot starts: call-next gives window 1 the appointment (nobody else waits).
-        clock.set("09:00")
+        clock.set(MONDAY, "09:00")
         assert (await hall.post("/api/v1/windows/1/call-next", window(1, "cn-0900")))["id"] == t3["id"]
-        clock.set("09:01")
+        clock.set(MONDAY, "09:01")
         await hall.act(t3["id"], "start", 1)
-        clock.set("09:05")  # on time, by code; checked in twice: the same ticket
+        clock.set(MONDAY, "09:05")  # on time, by code; checked in twice: the same ticket
         t5 = await hall.post("/api/v1/appointments/check-in", kiosk(3, "ci-p2"), {"code": booked["p2"]["code"]}, 201)
         assert t5["priority"] == "appointment"
         again = await hall.post(f"/api/v1/appointments/{booked['p2']['id']}/check-in", kiosk(4), None, 200)
         assert again["id"] == t5["id"] and again["existing"] is True
-        clock.set("09:06")
+        clock.set(MONDAY, "09:06")
         assert (await hall.post("/api/v1/windows/2/call-next", window(2, "cn-0906")))["id"] == t5["id"]
-        clock.set("09:08")
+        clock.set(MONDAY, "09:08")
         await hall.act(t5["id"], "skip", 2)
-        clock.set("09:10")
+        clock.set(MONDAY, "09:10")
         t7 = await hall.issue("A01", "t7")
-        clock.set("09:11")
+        clock.set(MONDAY, "09:11")
         await hall.act(t3["id"], "finish", 1)
-        clock.set("09:12")
+        clock.set(MONDAY, "09:12")
         rated3 = await hall.rate(t3["id"], 1, 1, comment="态度差")
         followed = rated3["followup"]
         contacted = await hall.step(followed["id"], "contact", window(1, "f-contact"), "已电话联系")
@@ -334,27 +321,28 @@ async def test_a_scripted_day_its_figures_an_alert_and_kill_9_in_the_middle(
         assert (await hall.get("/api/v1/health"))["last_event_id"] == last_id
 
         # the rest of the morning
-        clock.set("09:15")
+        clock.set(MONDAY, "09:15")
         assert (await hall.step(followed["id"], "rectify", window(1, "f-rectify"), "已整改"))["state"] == "rectified"
         assert (await hall.step(appealed["id"], "overturn", manager(), "申诉成立"))["state"] == "overturned"
-        clock.set("09:20")  # too late for the 09:00 slot: refused with the offer of a normal ticket, which they take
+        # too late for the 09:00 slot: refused with the offer of a normal ticket, which they take
+        clock.set(MONDAY, "09:20")
         late = await hall.post("/api/v1/appointments/check-in", kiosk(4), {"holder_key": HOLDERS["p3"],
                                                                            "service": "B01"}, 409)
         assert error_code(late) == "checkin_too_late" and late["error"]["details"]["offer"] == "normal_ticket"
         t6 = await hall.issue("B01", "t6", holder_key=HOLDERS["p3"], holder_masked="王*")
         assert t6["priority"] == "normal"
-        clock.set("09:25")
+        clock.set(MONDAY, "09:25")
         t8 = await hall.issue("C01", "t8")
-        clock.set("09:27")
+        clock.set(MONDAY, "09:27")
         await hall.post(f"/api/v1/tickets/{t8['id']}/cancel", kiosk(1, "x-t8"))
-        clock.set("09:30")
+        clock.set(MONDAY, "09:30")
         await hall.act(t6["id"], "call", 2, {"window": 2})
-        clock.set("09:32")
+        clock.set(MONDAY, "09:32")
         await hall.act(t6["id"], "transfer", 2, {"to_service": "D01"})
 
         # 09:36 T7 has waited 26 minutes: one long-wait alert, raised by the tick, acknowledged by the manager.
         assert await hall.long_waits() == []
-        clock.set("09:36")
+        clock.set(MONDAY, "09:36")
         alert = (await hall.until("/api/v1/alerts?state=open",
                                   lambda b: any(a["kind"] == "long_wait" for a in b["alerts"])))
         (alert,) = [a for a in alert["alerts"] if a["kind"] == "long_wait"]
@@ -362,25 +350,25 @@ async def test_a_scripted_day_its_figures_an_alert_and_kill_9_in_the_middle(
         acked = await hall.post(f"/api/v1/alerts/{alert['id']}/ack", {**manager(), "Idempotency-Key": "ack-lw"})
         assert acked["state"] == "acknowledged"
 
-        clock.set("09:40")
+        clock.set(MONDAY, "09:40")
         await hall.act(t6["id"], "call", 3, {"window": 3})
-        clock.set("09:41")
+        clock.set(MONDAY, "09:41")
         await hall.act(t6["id"], "start", 3)
-        clock.set("09:46")  # past the C01 slot's end + grace: the tick makes the booking a no-show
+        clock.set(MONDAY, "09:46")  # past the C01 slot's end + grace: the tick makes the booking a no-show
         await hall.act(t6["id"], "finish", 3)
         await hall.rate(t6["id"], 3, 3)
         shows = await hall.until(f"/api/v1/appointments?day={MONDAY}&state=no_show", lambda b: b["appointments"])
         assert [a["id"] for a in shows["appointments"]] == [booked["p3"]["id"], booked["p4"]["id"]]
 
-        clock.set("09:50")  # calling T7 clears the condition; the alert resolves once the hold time has passed
+        clock.set(MONDAY, "09:50")  # calling T7 clears the condition; the alert resolves once the hold time has passed
         assert (await hall.post("/api/v1/windows/1/call-next", window(1, "cn-0950")))["id"] == t7["id"]
         await asyncio.sleep(1.5)  # a tick sees the condition clear at 09:50 (the hold runs from what a tick saw)
-        clock.set("09:51")
+        clock.set(MONDAY, "09:51")
         await hall.act(t7["id"], "start", 1)
         assert [a["state"] for a in await hall.long_waits()] == ["acknowledged"]
-        clock.set("09:56")
+        clock.set(MONDAY, "09:56")
         await hall.until("/api/v1/alerts?state=resolved", lambda b: any(a["id"] == alert["id"] for a in b["alerts"]))
-        clock.set("09:59")
+        clock.set(MONDAY, "09:59")
         await hall.act(t7["id"], "finish", 1)
         closed = await hall.step(followed["id"], "close", window(1, "f-close"), "市民认可")
         assert closed["state"] == "closed"

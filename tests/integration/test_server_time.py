@@ -8,7 +8,6 @@ rewriting the offset file, as NTP or a hall PC after a power cut would. Nothing 
 from __future__ import annotations
 
 import asyncio
-import glob
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,27 +17,14 @@ import aiohttp
 import pytest
 
 from tests.integration.server_support import ServerProcess, health, kiosk, read_log
-from tests.support.halls import MONDAY, at
+from tests.support.halls import MONDAY
+from tests.support.wall_clock import WallClock
 
 TUESDAY = "2026-11-24"
-LIBFAKETIME = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
 ROLL_BOUND_S = 20.0  # the tick runs every second; this bounds a hang, it is not a performance figure
 
-pytestmark = pytest.mark.skipif(not LIBFAKETIME, reason="libfaketime is not installed (.ci/setup installs it)")
 
 
-class WallClock:
-    """The server's wall clock, set to a local Beijing time through libfaketime's offset file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def set(self, day: str, clock: str) -> None:
-        self.path.write_text(f"{at(day, clock) - time.time():+.0f}\n")
-
-    def env(self) -> dict[str, str]:
-        return {"LD_PRELOAD": LIBFAKETIME[-1], "FAKETIME_TIMESTAMP_FILE": str(self.path), "FAKETIME_NO_CACHE": "1",
-                "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
 
 
 @pytest.fixture
