@@ -95,12 +95,21 @@ def instrumented_server(stats_path: str, argv: list[str]) -> int:
     original = SqliteStore._commit
 
     def counted(self: SqliteStore, conn: Any, batch: list[Any]) -> None:  # runs in the writer thread only
+        if not batch:
+            return original(self, conn, batch)
         counts["commits"] += 1
         counts["requests"] += len(batch)
-        counts["events"] += sum(len(events) for events, _, _ in batch)
+        counts["events"] += sum(len(job.events) for job in batch)
         original(self, conn, batch)
 
     SqliteStore._commit = counted  # type: ignore[method-assign]
+    if os.environ.get("BENCH_FEATURES") == "off":  # the A/B of --features-ab: figures and alert rules off
+        import functools
+
+        import queue_server.cli  # kiosk.cli's serve imports it; it calls create_app by this name
+
+        queue_server.cli.create_app = functools.partial(  # type: ignore[attr-defined]
+            queue_server.cli.create_app, _figures=False, _alerts=False)
     synchronous = os.environ.get("BENCH_SQLITE_SYNCHRONOUS")  # what-if rounds only, never the headline figure
     if synchronous:
         connect = SqliteStore._connect
@@ -241,7 +250,7 @@ def fsync_ms(directory: Path, count: int = 50) -> float:
 
 
 def server_round(tmp: Path, n: int, seconds: float, pin: bool, *, mode: str = "server",
-                 synchronous: str = "") -> dict[str, Any]:
+                 synchronous: str = "", features: str = "on") -> dict[str, Any]:
     """One measured run against the real server; ``mode``/``synchronous`` only for the what-if rounds."""
     server_cpu, load_cpu = (0, 1) if pin else (None, None)
     data = tmp / f"data-{n}"
@@ -250,7 +259,7 @@ def server_round(tmp: Path, n: int, seconds: float, pin: bool, *, mode: str = "s
     base = f"http://127.0.0.1:{port}"
     argv = [*taskset(server_cpu), PYTHON, __file__, "--serve", str(stats), "serve", "--config", str(ALLDAY),
             "--data", str(data), "--host", "127.0.0.1", "--port", str(port)]
-    env = {**os.environ, "BENCH_SQLITE_SYNCHRONOUS": synchronous}
+    env = {**os.environ, "BENCH_SQLITE_SYNCHRONOUS": synchronous, "BENCH_FEATURES": features}
     with child(argv, port, log=tmp / f"server-{n}.log", env=env) as proc:
         asyncio.run(prepare(base))
         proc.send_signal(signal.SIGUSR1)
@@ -310,6 +319,24 @@ def summary(label: str, results: list[dict[str, Any]]) -> str:
             + ", ".join(f"{r['rate']:.0f}" for r in results))
 
 
+def features_ab(rounds: int, seconds: float, pin: bool) -> None:
+    """Figures and alert rules on vs off, same server, same load, rounds alternating (ABBA) in one run."""
+    results: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
+    with tempfile.TemporaryDirectory(prefix="bench-throughput-ab-") as tmp_text:
+        tmp = Path(tmp_text)
+        for n in range(rounds):
+            for features in ("on", "off") if n % 2 == 0 else ("off", "on"):
+                r = server_round(tmp, n * 2 + (features == "off"), seconds, pin, features=features)
+                results[features].append(r)
+                print(f"round {n} features {features}: {r['rate']:.0f} ops/s, p99 {r['p99_ms']:.2f} ms", flush=True)
+    print(machine())
+    print(f"pinned: {'server core 0, load generator core 1' if pin else 'no'}; {rounds} rounds of {seconds:.0f} s each")
+    print(summary("figures + alerts on", results["on"]))
+    print(summary("figures + alerts off [base]", results["off"]))
+    on, off = (median([r["rate"] for r in results[k]]) for k in ("on", "off"))
+    print(f"on / off: {on / off * 100:.1f} %")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -317,7 +344,13 @@ def main() -> None:
     parser.add_argument("--no-pin", action="store_true", help="let the scheduler place server and load")
     parser.add_argument("--what-if", action="store_true",
                         help="also one round without Idempotency-Key and one with synchronous=NORMAL (no fsync)")
+    parser.add_argument("--features-ab", action="store_true",
+                        help="rounds alternate the server with figures and alert rules on / off (create_app's hidden "
+                             "_figures/_alerts) instead of server / bare route")
     args = parser.parse_args()
+    if args.features_ab:
+        features_ab(args.rounds, args.seconds, not args.no_pin)
+        return
     pin = not args.no_pin
     with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp_text:
         tmp = Path(tmp_text)

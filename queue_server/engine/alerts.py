@@ -382,3 +382,11 @@ class AlertCommands(CommandBase):
 def _not_open(alert: Alert) -> QueueError:
     return QueueError("alert_not_open", f"该预警已{'关闭' if alert.state == 'closed' else '解除'}",
                       f"alert {alert.id} is {alert.state}", 409, {"state": alert.state})
+
+
+def switch_off(picture: Any) -> None:
+    """Stop the alert rules (the A/B of the throughput benchmark; never in a served hall)."""
+    board: AlertBoard = picture.alerts
+    picture._observers = [d for d in picture._observers if d is not board]
+    board.tick = lambda engine, at: None  # type: ignore[method-assign]
+    board.check_nodes = lambda engine, at, last_seen: None  # type: ignore[method-assign]
