@@ -55,6 +55,7 @@ SERVICES = ("A01", "B01", "C01", "D01")
 KIOSKS = 5
 WINDOWS = 5
 PREFILL = 500
+WARMUP_S = 2.0
 
 
 # ----------------------------------------------------------------------------------------- baseline app
@@ -264,13 +265,23 @@ def server_round(tmp: Path, n: int, seconds: float, pin: bool, *, mode: str = "s
         asyncio.run(prepare(base))
         proc.send_signal(signal.SIGUSR1)
         time.sleep(0.2)
+        cpu_before = process_cpu_s(proc.pid)
         real = run_load(port, mode, seconds, load_cpu)
+        cpu_after = process_cpu_s(proc.pid)
         real["waiting_after"] = asyncio.run(waiting(base))
         proc.send_signal(signal.SIGUSR1)
         time.sleep(0.2)
     before, after = json.loads(stats.read_text())[:2]
     real["commits"] = {k: after[k] - before[k] for k in after}
+    # the load runs warm-up + seconds; ops are counted over the measured span only, so CPU per op uses the rate
+    real["cpu_ms_per_op"] = (cpu_after - cpu_before) * 1000 / (real["rate"] * (seconds + WARMUP_S))
     return real
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def baseline_round(tmp: Path, n: int, seconds: float, pin: bool) -> dict[str, Any]:
@@ -315,7 +326,9 @@ def summary(label: str, results: list[dict[str, Any]]) -> str:
     return (f"{label:34s} ops/s {median([r['rate'] for r in results]):7.0f}   "
             f"p50 {median([r['p50_ms'] for r in results]):6.2f} ms   "
             f"p99 {median([r['p99_ms'] for r in results]):6.2f} ms"
-            f"   client CPU {median([r['client_cpu'] for r in results]) * 100:3.0f} %   rounds: "
+            f"   client CPU {median([r['client_cpu'] for r in results]) * 100:3.0f} %"
+            + (f"   server CPU/op {median([r['cpu_ms_per_op'] for r in results]) * 1000:5.0f} µs"
+               if all("cpu_ms_per_op" in r for r in results) else "") + "   rounds: "
             + ", ".join(f"{r['rate']:.0f}" for r in results))
 
 
@@ -328,13 +341,15 @@ def features_ab(rounds: int, seconds: float, pin: bool) -> None:
             for features in ("on", "off") if n % 2 == 0 else ("off", "on"):
                 r = server_round(tmp, n * 2 + (features == "off"), seconds, pin, features=features)
                 results[features].append(r)
-                print(f"round {n} features {features}: {r['rate']:.0f} ops/s, p99 {r['p99_ms']:.2f} ms", flush=True)
+                print(f"round {n} features {features}: {r['rate']:.0f} ops/s, p99 {r['p99_ms']:.2f} ms, "
+                      f"server CPU {r['cpu_ms_per_op'] * 1000:.0f} µs/op", flush=True)
     print(machine())
     print(f"pinned: {'server core 0, load generator core 1' if pin else 'no'}; {rounds} rounds of {seconds:.0f} s each")
     print(summary("figures + alerts on", results["on"]))
     print(summary("figures + alerts off [base]", results["off"]))
     on, off = (median([r["rate"] for r in results[k]]) for k in ("on", "off"))
-    print(f"on / off: {on / off * 100:.1f} %")
+    cpu_on, cpu_off = (median([r["cpu_ms_per_op"] for r in results[k]]) for k in ("on", "off"))
+    print(f"on / off: {on / off * 100:.1f} % of the rate; server CPU per op {cpu_on / cpu_off * 100:.1f} %")
 
 
 def main() -> None:
@@ -392,7 +407,7 @@ if __name__ == "__main__":
     elif len(sys.argv) > 1 and sys.argv[1] == "--serve":
         sys.exit(instrumented_server(sys.argv[2], sys.argv[3:]))
     elif len(sys.argv) > 1 and sys.argv[1] == "--load":
-        result = asyncio.run(drive(f"http://127.0.0.1:{sys.argv[2]}", sys.argv[3], float(sys.argv[4]), 2.0))
+        result = asyncio.run(drive(f"http://127.0.0.1:{sys.argv[2]}", sys.argv[3], float(sys.argv[4]), WARMUP_S))
         print(json.dumps(result))
     else:
         main()
