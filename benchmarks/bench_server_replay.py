@@ -164,11 +164,13 @@ async def time_start(hall: Hall, path: Path) -> tuple[float, float, int]:
     await service.stop()
     store = SqliteStore(path)
     await store.open()
+    gc.disable()  # as the replay does (HallService.replay)
     t0 = time.perf_counter()
     after = 0
     while page := await store.read_after(after, 5000):
         after = page[-1].id
     read_s = time.perf_counter() - t0
+    gc.enable()
     await store.close()
     return start_s, read_s, count
 

@@ -50,7 +50,8 @@ class TicketIndex(Domain):
             ids = self.events[ticket_id] = array("q")
             self._today.append(ticket_id)
         ids.append(event.id)
-        for key in ("window", "to_window"):
-            window = d.get(key)
-            if isinstance(window, int):
-                self.windows.setdefault(ticket_id, set()).add(window)
+        window, to_window = d.get("window"), d.get("to_window")
+        if isinstance(window, int):
+            self.windows.setdefault(ticket_id, set()).add(window)
+        if isinstance(to_window, int):
+            self.windows.setdefault(ticket_id, set()).add(to_window)
