@@ -35,7 +35,7 @@ class Domain:
         """Every event, after it was applied (own types included). Default: nothing."""
 
     def observes(self, type_: str) -> bool:
-        """Whether ``observe`` needs events of this type; asked once per type (a replay skips the rest). Default: all."""
+        """Whether ``observe`` needs events of this type; asked once per type (replay skips the rest). Default: all."""
         return True
 
     def tick(self, engine: QueueEngine, at: float) -> None:
