@@ -288,8 +288,10 @@ def baseline_round(tmp: Path, n: int, seconds: float, pin: bool) -> dict[str, An
     server_cpu, load_cpu = (0, 1) if pin else (None, None)
     port = free_port()
     argv = [*taskset(server_cpu), PYTHON, __file__, "--baseline-app", str(port)]
-    with child(argv, port, log=tmp / f"baseline-{n}.log"):
+    with child(argv, port, log=tmp / f"baseline-{n}.log") as proc:
+        cpu_before = process_cpu_s(proc.pid)
         bare = run_load(port, "baseline", seconds, load_cpu)
+        bare["cpu_ms_per_op"] = (process_cpu_s(proc.pid) - cpu_before) * 1000 / (bare["rate"] * (seconds + WARMUP_S))
         if shutil.which("wrk"):
             bare["wrk"] = wrk_baseline(port, seconds, load_cpu, tmp)
     return bare
