@@ -203,14 +203,15 @@ class AlertBoard(Domain):
         if window is not None and event.type != ev.TICKET_ISSUED:
             watch.activity[window] = event.at
         service, to_service = d.get("service"), d.get("to_service")
-        self._note_waiting(service, event.at)
-        if to_service != service:
+        if service is not None:
+            self._note_waiting(service, event.at)
+        if to_service is not None and to_service != service:
             self._note_waiting(to_service, event.at)
 
-    def _note_waiting(self, service: str | None, at: float) -> None:
+    def _note_waiting(self, service: str, at: float) -> None:
         """Since when a service has people waiting (kept while its lines are not empty)."""
         lines = self.picture.lines
-        if service is None or (service, 0) not in lines:  # not a configured service
+        if (service, 0) not in lines:  # not a configured service
             return
         if lines[(service, 0)] or lines[(service, 1)]:
             self.watch.waiting_since.setdefault(service, at)

@@ -39,12 +39,10 @@ class TicketIndex(Domain):
                     self.events.pop(old, None)
                     self.windows.pop(old, None)
             return
-        ticket_id = event.data.get("ticket")
-        if isinstance(ticket_id, str):
-            self._add_event(ticket_id, event)
-
-    def _add_event(self, ticket_id: str, event: Event) -> None:
         d = event.data
+        ticket_id = d.get("ticket")
+        if not isinstance(ticket_id, str):
+            return
         ids = self.events.get(ticket_id)
         if ids is None:
             ids = self.events[ticket_id] = array("q")
