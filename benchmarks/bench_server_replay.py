@@ -28,6 +28,7 @@ from bench_server_support import ALLDAY, at, child, free_port, machine, median, 
 
 from config.loader import load_hall
 from config.model import Hall
+from queue_server.engine import events as ev
 from queue_server.engine.engine import QueueEngine
 from queue_server.engine.errors import QueueError
 from queue_server.engine.events import Event
@@ -36,8 +37,15 @@ from queue_server.service import HallService
 from queue_server.store.sqlite import SqliteStore
 
 
-def simulate_day(engine: QueueEngine, tickets: int, seed: int = 11) -> list[Event]:
-    """Drive the engine through a busy day; returns every event in log order."""
+def simulate_day(engine: QueueEngine, tickets: int, seed: int = 11, *, rich: bool = True) -> list[Event]:
+    """Drive the engine through a busy day; returns every event in log order.
+
+    ``rich`` (the default) adds the hall services of issue 8 through the real commands: a rating of every
+    third finished matter (``engine.rate``; levels weighted 5,5,5,4,4,3,2,1, so a quarter are bad and
+    open a follow-up), bad ratings followed up (contact → rectify → close) an hour later, an appeal
+    overturned for one in ten, two windows paused for 25 minutes twice a day, and the tick every second
+    (``engine.tick``: alerts raised and resolved, as the server would log them).
+    """
     rng = random.Random(seed)
     hall = engine.hall
     out: list[Event] = []
@@ -47,15 +55,67 @@ def simulate_day(engine: QueueEngine, tickets: int, seed: int = 11) -> list[Even
     step = 9 * 3600 / tickets
     codes = [s.code for s in hall.services]
     windows = [w.number for w in hall.windows]
+    finished = 0
+    followups: list[tuple[float, str, list[str]]] = []  # (when, case, steps still to take)
+    pauses = {at(clock): (w, minutes) for clock, w, minutes in
+              (("10:00:00", windows[0], 25), ("11:00:00", windows[1], 25), ("14:30:00", windows[0], 25),
+               ("15:30:00", windows[1], 25))} if rich else {}
+    resumes: list[tuple[float, int]] = []
+    ticked = int(now)
     for n in range(tickets):
         now += step
-        decision = engine.issue(rng.choice(codes), now, priority="green" if rng.random() < 0.04 else "normal",
-                                node=f"kiosk-{n % 10 + 1}")
+        if rich:
+            while ticked + 1 <= now:  # the service's tick, once a second
+                ticked += 1
+                out += tick_step(engine, float(ticked), pauses, resumes, followups)
+        green = rng.random() < 0.04
+        decision = engine.issue(rng.choice(codes), now, priority="green" if green else "normal",
+                                green_reason="age_60_plus" if green else "", node=f"kiosk-{n % 10 + 1}")
         ticket = decision.outcome.ticket
         out += decision.events
         out += engine.act("printed", ticket.id, now + 0.3, node=f"kiosk-{n % 10 + 1}").events
         for _ in range(4):  # a few window actions per issued ticket keep the lines short, as in a real day
-            out += window_step(engine, rng.choice(windows), now + 0.5, rng, codes)
+            events = window_step(engine, rng.choice(windows), now + 0.5, rng, codes)
+            out += events
+            if not rich:
+                continue
+            for e in events:
+                if e.type == ev.TICKET_FINISHED:
+                    finished += 1
+                    if finished % 3 == 0:
+                        out += rate(engine, e.data["ticket"], now + 0.6, rng, followups)
+    return out
+
+
+def rate(engine: QueueEngine, ticket_id: str, now: float, rng: random.Random,
+         followups: list[tuple[float, str, list[str]]]) -> list[Event]:
+    """A citizen rates a finished matter on the window's pad; a bad rating's follow-up is scheduled."""
+    ticket = engine.tickets[ticket_id]
+    level = rng.choice([5, 5, 5, 4, 4, 3, 2, 1])
+    events = engine.rate(ticket_id, level, "pad", now, node=f"window-{ticket.window}").events
+    if level <= 2:
+        case = engine.cases.followup_of[ticket_id]
+        steps = ["appeal", "overturn"] if rng.random() < 0.1 else ["contact", "rectify", "close"]
+        followups.append((now + 3600, case, steps))
+    return events
+
+
+def tick_step(engine: QueueEngine, now: float, pauses: dict[float, tuple[int, int]],
+              resumes: list[tuple[float, int]], followups: list[tuple[float, str, list[str]]]) -> list[Event]:
+    """One second of the hall: scheduled pauses and resumes, follow-up steps that are due, then the tick."""
+    out: list[Event] = []
+    if now in pauses:
+        window, minutes = pauses[now]
+        out += engine.pause(window, now, reason="break", node=f"window-{window}").events
+        resumes.append((now + minutes * 60, window))
+    while resumes and resumes[0][0] <= now:
+        _, window = resumes.pop(0)
+        out += engine.resume(window, now, node=f"window-{window}").events
+    while followups and followups[0][0] <= now:
+        _, case, steps = followups.pop(0)
+        for step in steps:
+            out += engine.case_step(case, step, now, note="已联系群众并整改", node="manager").events
+    out += engine.tick(now).events
     return out
 
 
@@ -79,7 +139,7 @@ def window_step(engine: QueueEngine, window: int, now: float, rng: random.Random
             return engine.act("recall", current, now, window=window, node=node).events
         return engine.act("start", current, now, window=window, node=node).events
     except QueueError as err:
-        if err.code != "queue_empty":
+        if err.code not in ("queue_empty", "window_paused"):
             raise
         return err.events
 
@@ -104,11 +164,13 @@ async def time_start(hall: Hall, path: Path) -> tuple[float, float, int]:
     await service.stop()
     store = SqliteStore(path)
     await store.open()
+    gc.disable()  # as the replay does (HallService.replay)
     t0 = time.perf_counter()
     after = 0
     while page := await store.read_after(after, 5000):
         after = page[-1].id
     read_s = time.perf_counter() - t0
+    gc.enable()
     await store.close()
     return start_s, read_s, count
 
@@ -135,6 +197,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--plain", action="store_true", help="the day of issue 7 (tickets only, no ticks)")
     parser.add_argument("--cpu", type=int, default=0, help="pin the server subprocess to this core (-1: no pinning)")
     args = parser.parse_args()
     cpu = None if args.cpu < 0 else args.cpu
@@ -144,15 +207,18 @@ def main() -> None:
         empty_dir.mkdir()
         engine = QueueEngine(hall)
         t0 = time.perf_counter()
-        events = simulate_day(engine, args.tickets)
+        events = simulate_day(engine, args.tickets, rich=not args.plain)
         simulated = time.perf_counter() - t0
         asyncio.run(write_day(day_dir / "events.sqlite3", events))
         states: dict[str, int] = {}
         for ticket in engine.tickets.values():
             states[ticket.state.value] = states.get(ticket.state.value, 0) + 1
         kinds: dict[str, int] = {}
+        alert_kinds: dict[str, int] = {}
         for event in events:
             kinds[event.type] = kinds.get(event.type, 0) + 1
+            if event.type == ev.ALERT_RAISED:
+                alert_kinds[event.data["kind"]] = alert_kinds.get(event.data["kind"], 0) + 1
         size_mb = sum(p.stat().st_size for p in day_dir.iterdir()) / 1e6
         event_count = len(events)
         del engine, events  # measure with a heap like the server's, not one holding the simulated day
@@ -170,6 +236,7 @@ def main() -> None:
     print(f"day: {args.tickets} tickets, {event_count} events ({size_mb:.1f} MB on disk), simulated in "
           f"{simulated:.2f} s; tickets by state: {states}")
     print("events by type: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+    print("alerts raised by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(alert_kinds.items())))
     print(f"medians of {args.runs} runs:")
     print(f"  HallService.start() in process          {median(start_s) * 1000:8.1f} ms")
     print(f"    of which reading pages (SQL+JSON+Event) {median(read_s) * 1000:8.1f} ms")

@@ -55,6 +55,7 @@ SERVICES = ("A01", "B01", "C01", "D01")
 KIOSKS = 5
 WINDOWS = 5
 PREFILL = 500
+WARMUP_S = 2.0
 
 
 # ----------------------------------------------------------------------------------------- baseline app
@@ -95,12 +96,21 @@ def instrumented_server(stats_path: str, argv: list[str]) -> int:
     original = SqliteStore._commit
 
     def counted(self: SqliteStore, conn: Any, batch: list[Any]) -> None:  # runs in the writer thread only
+        if not batch:
+            return original(self, conn, batch)
         counts["commits"] += 1
         counts["requests"] += len(batch)
-        counts["events"] += sum(len(events) for events, _, _ in batch)
+        counts["events"] += sum(len(job.events) for job in batch)
         original(self, conn, batch)
 
     SqliteStore._commit = counted  # type: ignore[method-assign]
+    if os.environ.get("BENCH_FEATURES") == "off":  # the A/B of --features-ab: figures and alert rules off
+        import functools
+
+        import queue_server.cli  # kiosk.cli's serve imports it; it calls create_app by this name
+
+        queue_server.cli.create_app = functools.partial(  # type: ignore[attr-defined]
+            queue_server.cli.create_app, _figures=False, _alerts=False)
     synchronous = os.environ.get("BENCH_SQLITE_SYNCHRONOUS")  # what-if rounds only, never the headline figure
     if synchronous:
         connect = SqliteStore._connect
@@ -241,7 +251,7 @@ def fsync_ms(directory: Path, count: int = 50) -> float:
 
 
 def server_round(tmp: Path, n: int, seconds: float, pin: bool, *, mode: str = "server",
-                 synchronous: str = "") -> dict[str, Any]:
+                 synchronous: str = "", features: str = "on") -> dict[str, Any]:
     """One measured run against the real server; ``mode``/``synchronous`` only for the what-if rounds."""
     server_cpu, load_cpu = (0, 1) if pin else (None, None)
     data = tmp / f"data-{n}"
@@ -250,26 +260,38 @@ def server_round(tmp: Path, n: int, seconds: float, pin: bool, *, mode: str = "s
     base = f"http://127.0.0.1:{port}"
     argv = [*taskset(server_cpu), PYTHON, __file__, "--serve", str(stats), "serve", "--config", str(ALLDAY),
             "--data", str(data), "--host", "127.0.0.1", "--port", str(port)]
-    env = {**os.environ, "BENCH_SQLITE_SYNCHRONOUS": synchronous}
+    env = {**os.environ, "BENCH_SQLITE_SYNCHRONOUS": synchronous, "BENCH_FEATURES": features}
     with child(argv, port, log=tmp / f"server-{n}.log", env=env) as proc:
         asyncio.run(prepare(base))
         proc.send_signal(signal.SIGUSR1)
         time.sleep(0.2)
+        cpu_before = process_cpu_s(proc.pid)
         real = run_load(port, mode, seconds, load_cpu)
+        cpu_after = process_cpu_s(proc.pid)
         real["waiting_after"] = asyncio.run(waiting(base))
         proc.send_signal(signal.SIGUSR1)
         time.sleep(0.2)
     before, after = json.loads(stats.read_text())[:2]
     real["commits"] = {k: after[k] - before[k] for k in after}
+    # the load runs warm-up + seconds; ops are counted over the measured span only, so CPU per op uses the rate
+    real["cpu_ms_per_op"] = (cpu_after - cpu_before) * 1000 / (real["rate"] * (seconds + WARMUP_S))
     return real
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def baseline_round(tmp: Path, n: int, seconds: float, pin: bool) -> dict[str, Any]:
     server_cpu, load_cpu = (0, 1) if pin else (None, None)
     port = free_port()
     argv = [*taskset(server_cpu), PYTHON, __file__, "--baseline-app", str(port)]
-    with child(argv, port, log=tmp / f"baseline-{n}.log"):
+    with child(argv, port, log=tmp / f"baseline-{n}.log") as proc:
+        cpu_before = process_cpu_s(proc.pid)
         bare = run_load(port, "baseline", seconds, load_cpu)
+        bare["cpu_ms_per_op"] = (process_cpu_s(proc.pid) - cpu_before) * 1000 / (bare["rate"] * (seconds + WARMUP_S))
         if shutil.which("wrk"):
             bare["wrk"] = wrk_baseline(port, seconds, load_cpu, tmp)
     return bare
@@ -306,8 +328,30 @@ def summary(label: str, results: list[dict[str, Any]]) -> str:
     return (f"{label:34s} ops/s {median([r['rate'] for r in results]):7.0f}   "
             f"p50 {median([r['p50_ms'] for r in results]):6.2f} ms   "
             f"p99 {median([r['p99_ms'] for r in results]):6.2f} ms"
-            f"   client CPU {median([r['client_cpu'] for r in results]) * 100:3.0f} %   rounds: "
+            f"   client CPU {median([r['client_cpu'] for r in results]) * 100:3.0f} %"
+            + (f"   server CPU/op {median([r['cpu_ms_per_op'] for r in results]) * 1000:5.0f} µs"
+               if all("cpu_ms_per_op" in r for r in results) else "") + "   rounds: "
             + ", ".join(f"{r['rate']:.0f}" for r in results))
+
+
+def features_ab(rounds: int, seconds: float, pin: bool) -> None:
+    """Figures and alert rules on vs off, same server, same load, rounds alternating (ABBA) in one run."""
+    results: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
+    with tempfile.TemporaryDirectory(prefix="bench-throughput-ab-") as tmp_text:
+        tmp = Path(tmp_text)
+        for n in range(rounds):
+            for features in ("on", "off") if n % 2 == 0 else ("off", "on"):
+                r = server_round(tmp, n * 2 + (features == "off"), seconds, pin, features=features)
+                results[features].append(r)
+                print(f"round {n} features {features}: {r['rate']:.0f} ops/s, p99 {r['p99_ms']:.2f} ms, "
+                      f"server CPU {r['cpu_ms_per_op'] * 1000:.0f} µs/op", flush=True)
+    print(machine())
+    print(f"pinned: {'server core 0, load generator core 1' if pin else 'no'}; {rounds} rounds of {seconds:.0f} s each")
+    print(summary("figures + alerts on", results["on"]))
+    print(summary("figures + alerts off [base]", results["off"]))
+    on, off = (median([r["rate"] for r in results[k]]) for k in ("on", "off"))
+    cpu_on, cpu_off = (median([r["cpu_ms_per_op"] for r in results[k]]) for k in ("on", "off"))
+    print(f"on / off: {on / off * 100:.1f} % of the rate; server CPU per op {cpu_on / cpu_off * 100:.1f} %")
 
 
 def main() -> None:
@@ -317,7 +361,13 @@ def main() -> None:
     parser.add_argument("--no-pin", action="store_true", help="let the scheduler place server and load")
     parser.add_argument("--what-if", action="store_true",
                         help="also one round without Idempotency-Key and one with synchronous=NORMAL (no fsync)")
+    parser.add_argument("--features-ab", action="store_true",
+                        help="rounds alternate the server with figures and alert rules on / off (create_app's hidden "
+                             "_figures/_alerts) instead of server / bare route")
     args = parser.parse_args()
+    if args.features_ab:
+        features_ab(args.rounds, args.seconds, not args.no_pin)
+        return
     pin = not args.no_pin
     with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp_text:
         tmp = Path(tmp_text)
@@ -359,7 +409,7 @@ if __name__ == "__main__":
     elif len(sys.argv) > 1 and sys.argv[1] == "--serve":
         sys.exit(instrumented_server(sys.argv[2], sys.argv[3:]))
     elif len(sys.argv) > 1 and sys.argv[1] == "--load":
-        result = asyncio.run(drive(f"http://127.0.0.1:{sys.argv[2]}", sys.argv[3], float(sys.argv[4]), 2.0))
+        result = asyncio.run(drive(f"http://127.0.0.1:{sys.argv[2]}", sys.argv[3], float(sys.argv[4]), WARMUP_S))
         print(json.dumps(result))
     else:
         main()

@@ -49,7 +49,7 @@ class _RatingsStub(Domain):
 
 def engine_for(hall: object, *, figures: bool = True, ratings: bool = False) -> QueueEngine:
     engine = QueueEngine(hall)  # type: ignore[arg-type]
-    if ratings:
+    if ratings and ev.RATING_GIVEN not in engine._domain_handlers:  # the ratings domain owns it once merged
         engine._add(_RatingsStub(engine))
     if not figures:
         switch_off(engine)

@@ -28,7 +28,8 @@ from queue_server.api.ratings import routes as rating_routes
 from queue_server.api.routes import routes
 from queue_server.api.stats import routes as stats_routes
 from queue_server.draining import DrainingConnections
-from queue_server.engine.figures import switch_off
+from queue_server.engine.alerts import switch_off as alerts_off
+from queue_server.engine.figures import switch_off as figures_off
 from queue_server.keys import AUTH, SERVICE
 from queue_server.service import HallService
 from queue_server.start_failure import start_failure
@@ -41,10 +42,12 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(hall: Hall, *, data_dir: str | Path | None = None, store: EventStore | None = None,
-               clock: Callable[[], float] = time.time, _figures: bool = True) -> web.Application:
+               clock: Callable[[], float] = time.time, _figures: bool = True,
+               _alerts: bool = True) -> web.Application:
     """Build the application; give either a data directory (SQLite) or a ready store.
 
-    ``_figures=False`` (hidden, for the benchmark's A/B only) stops the figures observing events.
+    ``_figures=False`` / ``_alerts=False`` (hidden, for the benchmark's A/B only) stop the figures observing
+    events / the alert rules observing and ticking.
     """
     if store is None:
         if data_dir is None:
@@ -53,7 +56,9 @@ def create_app(hall: Hall, *, data_dir: str | Path | None = None, store: EventSt
     app = web.Application(middlewares=[error_middleware, text_middleware], client_max_size=MAX_BODY_BYTES)
     service = HallService(hall, store, clock=clock)
     if not _figures:
-        switch_off(service.engine)
+        figures_off(service.engine)
+    if not _alerts:
+        alerts_off(service.engine)
     app[SERVICE] = service
     app[AUTH] = Authenticator(hall)
     document = openapi_document(hall.name)

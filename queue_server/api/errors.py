@@ -101,9 +101,10 @@ async def text_middleware(request: web.Request, handler: Handler) -> web.StreamR
     """Path segments and query parameters obey the same text rules as body fields, for every route."""
     for name, value in request.match_info.items():
         checked_text(name, value)
-    for name, value in request.query.items():
-        checked_text("query parameter name", name)
-        checked_text(name, value)
+    if request.query_string:  # most requests have none: do not build the query's MultiDict for them
+        for name, value in request.query.items():
+            checked_text("query parameter name", name)
+            checked_text(name, value)
     return await handler(request)
 
 

@@ -108,6 +108,8 @@ class _Watch:
     overdue: dict[str, tuple[str, Condition]] = field(default_factory=dict)  # case → (kind, condition)
 
 
+_OBSERVED = frozenset({ev.WINDOW_SIGNED_IN, ev.WINDOW_RESUMED, ev.DAY_ROLLED, ev.RATING_GIVEN, ev.CASE_OPENED,
+                       ev.CASE_STEP, ev.CASE_OVERDUE})
 _ENTERS_LINE = frozenset({ev.TICKET_ISSUED, ev.TICKET_REQUEUED, ev.TICKET_TRANSFERRED, ev.TICKET_RETURNED})
 
 
@@ -157,6 +159,9 @@ class AlertBoard(Domain):
                           ev.ALERT_RESOLVED: _on_resolved, ev.ALERT_CLOSED: _on_closed}
 
     # ================================================================ observe (O(1) or O(log n) per event)
+    def observes(self, type_: str) -> bool:
+        return type_.startswith("ticket.") or type_ in _OBSERVED
+
     def observe(self, event: Event) -> None:
         type_, d, watch = event.type, event.data, self.watch
         if type_.startswith("ticket."):
@@ -197,13 +202,21 @@ class AlertBoard(Domain):
         window = d.get("window") or d.get("from_window") or ticket.window
         if window is not None and event.type != ev.TICKET_ISSUED:
             watch.activity[window] = event.at
-        for service in {d.get("service"), d.get("to_service")}:
-            if service is None or service not in picture._services:
-                continue
-            if picture.waiting_count(service):
-                watch.waiting_since.setdefault(service, event.at)
-            else:
-                watch.waiting_since.pop(service, None)
+        service, to_service = d.get("service"), d.get("to_service")
+        if service is not None:
+            self._note_waiting(service, event.at)
+        if to_service is not None and to_service != service:
+            self._note_waiting(to_service, event.at)
+
+    def _note_waiting(self, service: str, at: float) -> None:
+        """Since when a service has people waiting (kept while its lines are not empty)."""
+        lines = self.picture.lines
+        if (service, 0) not in lines:  # not a configured service
+            return
+        if lines[(service, 0)] or lines[(service, 1)]:
+            self.watch.waiting_since.setdefault(service, at)
+        else:
+            self.watch.waiting_since.pop(service, None)
 
     def _observe_case_step(self, d: dict[str, Any]) -> None:
         watch = self.watch
@@ -382,3 +395,11 @@ class AlertCommands(CommandBase):
 def _not_open(alert: Alert) -> QueueError:
     return QueueError("alert_not_open", f"该预警已{'关闭' if alert.state == 'closed' else '解除'}",
                       f"alert {alert.id} is {alert.state}", 409, {"state": alert.state})
+
+
+def switch_off(picture: Any) -> None:
+    """Stop the alert rules (the A/B of the throughput benchmark; never in a served hall)."""
+    board: AlertBoard = picture.alerts
+    picture._observers = [d for d in picture._observers if d is not board]
+    board.tick = lambda engine, at: None  # type: ignore[method-assign]
+    board.check_nodes = lambda engine, at, last_seen: None  # type: ignore[method-assign]

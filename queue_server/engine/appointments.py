@@ -210,6 +210,9 @@ class AppointmentBook(Domain):
         ev.APPOINTMENT_BOOKED: _on_booked, ev.APPOINTMENT_CANCELLED: _on_cancelled,
         ev.APPOINTMENT_CHECKED_IN: _on_checked_in, ev.APPOINTMENT_NO_SHOW: _on_no_show, ev.APPOINTMENT_DUE: _on_due}
 
+    def observes(self, type_: str) -> bool:
+        return type_ in _OBSERVED
+
     def observe(self, event: Event) -> None:
         """An early check-in's ticket starts in the ordinary line; a day roll-over forgets what is past."""
         if event.type == ev.TICKET_ISSUED:
@@ -260,6 +263,9 @@ class AppointmentBook(Domain):
                     "appointment": appointment_id, "service": missed.service,
                     "holder_key": missed.holder_key, "slot_start": missed.slot_start})
             heapq.heappop(self._deadlines)
+
+
+_OBSERVED = frozenset({ev.TICKET_ISSUED, ev.TICKET_CALLED, ev.TICKET_CANCELLED, ev.TICKET_TRANSFERRED, ev.DAY_ROLLED})
 
 
 def _minutes(moment: dt.time) -> int:

@@ -39,18 +39,17 @@ class TicketIndex(Domain):
                     self.events.pop(old, None)
                     self.windows.pop(old, None)
             return
-        ticket_id = event.data.get("ticket")
-        if isinstance(ticket_id, str):
-            self._add_event(ticket_id, event)
-
-    def _add_event(self, ticket_id: str, event: Event) -> None:
         d = event.data
+        ticket_id = d.get("ticket")
+        if not isinstance(ticket_id, str):
+            return
         ids = self.events.get(ticket_id)
         if ids is None:
             ids = self.events[ticket_id] = array("q")
             self._today.append(ticket_id)
         ids.append(event.id)
-        for key in ("window", "to_window"):
-            window = d.get(key)
-            if isinstance(window, int):
-                self.windows.setdefault(ticket_id, set()).add(window)
+        window, to_window = d.get("window"), d.get("to_window")
+        if isinstance(window, int):
+            self.windows.setdefault(ticket_id, set()).add(window)
+        if isinstance(to_window, int):
+            self.windows.setdefault(ticket_id, set()).add(to_window)

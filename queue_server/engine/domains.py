@@ -34,6 +34,10 @@ class Domain:
     def observe(self, event: Event) -> None:
         """Every event, after it was applied (own types included). Default: nothing."""
 
+    def observes(self, type_: str) -> bool:
+        """Whether ``observe`` needs events of this type; asked once per type (replay skips the rest). Default: all."""
+        return True
+
     def tick(self, engine: QueueEngine, at: float) -> None:
         """Emit what time alone decides at ``at`` (through ``engine._emit``). Default: nothing."""
 

@@ -207,6 +207,9 @@ class Figures(Domain):
                 "ratings": {tid: (r.day, r.level, r.keys, r.overturned) for tid, r in self._ratings.items()}}
 
     # ------------------------------------------------------------------------------------------ observing
+    def observes(self, type_: str) -> bool:
+        return type_ in self._observe
+
     def observe(self, event: Event) -> None:
         handler = self._observe.get(event.type)
         if handler is not None:

@@ -74,6 +74,7 @@ class HallPicture:
         self.domains: list[Domain] = []
         self._domain_handlers: dict[str, Callable[[Event], None]] = {}
         self._observers: list[Domain] = []
+        self._observers_of: dict[str, list[Domain]] = {}  # event type → the observers that want it (cache)
         # domains: self.name = self._add(Name(self)), see queue_server/engine/domains.py
         self.ratings = self._add(RatingBook(self))
         self.cases = self._add(CaseLedger(self))
@@ -96,7 +97,17 @@ class HallPicture:
             self._domain_handlers[type_] = method.__get__(domain)
         if type(domain).observe is not Domain.observe:
             self._observers.append(domain)
+            self._observers_of = {}
         return domain
+
+    @property
+    def _observers(self) -> list[Domain]:
+        return self.__observers
+
+    @_observers.setter
+    def _observers(self, observers: list[Domain]) -> None:
+        self.__observers = observers
+        self._observers_of = {}
 
     # ================================================================ queries
     def ticket(self, ticket_id: str) -> Ticket:
@@ -185,7 +196,10 @@ class HallPicture:
             domain_handler(event)
         self.last_event_id = event.id
         self.last_at = max(self.last_at, event.at)
-        for observer in self._observers:
+        observers = self._observers_of.get(event.type)
+        if observers is None:
+            observers = self._observers_of[event.type] = [d for d in self._observers if d.observes(event.type)]
+        for observer in observers:
             observer.observe(event)
 
     def _line_of(self, ticket: Ticket) -> WaitingLine:

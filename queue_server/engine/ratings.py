@@ -90,6 +90,9 @@ class RatingBook(Domain):
 
     handlers: ClassVar[dict[str, Any]] = {ev.RATING_GIVEN: _on_given}
 
+    def observes(self, type_: str) -> bool:
+        return type_ in _OBSERVED
+
     def observe(self, event: Event) -> None:
         if event.type == ev.TICKET_FINISHED:
             self.finishers[event.data["ticket"]] = (event.data.get("window"), event.staff, event.at)
@@ -101,3 +104,6 @@ class RatingBook(Domain):
             horizon = event.at - self.picture.hall.ratings.window_hours * 3600
             for ticket_id in [t for t, (_, _, at) in self.finishers.items() if at < horizon]:
                 del self.finishers[ticket_id]
+
+
+_OBSERVED = frozenset({ev.TICKET_FINISHED, ev.CASE_STEP, ev.DAY_ROLLED})
