@@ -131,13 +131,14 @@ class HallService(RatingDesk, CaseDesk, AppointmentDesk, StatsDesk, AlertsDesk, 
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            while True:
-                page = await self.store.read_after(self.engine.last_event_id, REPLAY_PAGE)
-                if not page:
-                    break
+            page = await self.store.read_after(self.engine.last_event_id, REPLAY_PAGE)
+            while page:
+                # the next page's SQL runs in the store's thread while this page is applied on the loop
+                following = asyncio.ensure_future(self.store.read_after(page[-1].id, REPLAY_PAGE))
                 for event in page:
                     self._replay_one(event)
                 count += len(page)
+                page = await following
         finally:
             if gc_was_enabled:
                 gc.enable()

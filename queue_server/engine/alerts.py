@@ -111,6 +111,7 @@ class _Watch:
 _OBSERVED = frozenset({ev.WINDOW_SIGNED_IN, ev.WINDOW_RESUMED, ev.DAY_ROLLED, ev.RATING_GIVEN, ev.CASE_OPENED,
                        ev.CASE_STEP, ev.CASE_OVERDUE})
 _ENTERS_LINE = frozenset({ev.TICKET_ISSUED, ev.TICKET_REQUEUED, ev.TICKET_TRANSFERRED, ev.TICKET_RETURNED})
+_CHANGES_LINES = _ENTERS_LINE | {ev.TICKET_CALLED, ev.TICKET_CANCELLED}  # the others leave every line as it was
 
 
 class AlertBoard(Domain):
@@ -202,6 +203,8 @@ class AlertBoard(Domain):
         window = d.get("window") or d.get("from_window") or ticket.window
         if window is not None and event.type != ev.TICKET_ISSUED:
             watch.activity[window] = event.at
+        if event.type not in _CHANGES_LINES:  # a print, recall, start, finish or skip: no line changed
+            return
         service, to_service = d.get("service"), d.get("to_service")
         if service is not None:
             self._note_waiting(service, event.at)

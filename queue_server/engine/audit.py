@@ -31,25 +31,35 @@ class TicketIndex(Domain):
         self._days: deque[list[str]] = deque()
 
     def observe(self, event: Event) -> None:
-        if event.type == ev.DAY_ROLLED:
-            self._days.append(self._today)
-            self._today = []
-            while len(self._days) > PAST_DAYS_KEPT:
-                for old in self._days.popleft():
-                    self.events.pop(old, None)
-                    self.windows.pop(old, None)
-            return
         d = event.data
         ticket_id = d.get("ticket")
-        if not isinstance(ticket_id, str):
+        if ticket_id.__class__ is not str:  # the hot path of a replay: one type check, not isinstance chains
+            if event.type == ev.DAY_ROLLED:
+                self._close_day()
             return
         ids = self.events.get(ticket_id)
         if ids is None:
             ids = self.events[ticket_id] = array("q")
             self._today.append(ticket_id)
         ids.append(event.id)
-        window, to_window = d.get("window"), d.get("to_window")
-        if isinstance(window, int):
-            self.windows.setdefault(ticket_id, set()).add(window)
-        if isinstance(to_window, int):
-            self.windows.setdefault(ticket_id, set()).add(to_window)
+        window = d.get("window")
+        if window.__class__ is int:
+            self._held_by(ticket_id, window)
+        to_window = d.get("to_window")
+        if to_window.__class__ is int:
+            self._held_by(ticket_id, to_window)
+
+    def _held_by(self, ticket_id: str, window: int) -> None:
+        windows = self.windows.get(ticket_id)
+        if windows is None:
+            self.windows[ticket_id] = {window}
+        else:
+            windows.add(window)
+
+    def _close_day(self) -> None:
+        self._days.append(self._today)
+        self._today = []
+        while len(self._days) > PAST_DAYS_KEPT:
+            for old in self._days.popleft():
+                self.events.pop(old, None)
+                self.windows.pop(old, None)
