@@ -117,7 +117,10 @@ class ServerProcess:
 
     @staticmethod
     def _port_taken(port: int) -> bool:
+        """Whether another process listens there; SO_REUSEADDR as the server binds, so the old connections a
+        stopped server leaves in TIME_WAIT do not count (a restart keeps its port, and clients follow it)."""
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
