@@ -80,11 +80,12 @@ class ServerProcess:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/api/v1/events"
 
-    def start(self) -> None:
-        """Spawn the server and return once GET /api/v1/health answers 200 (a new port if the old is taken)."""
+    def start(self, *, same_port: bool = False) -> None:
+        """Spawn the server and return once GET /api/v1/health answers 200 (a new port if the old is taken;
+        ``same_port`` keeps it through TIME_WAIT, for a client such as a screen's feed that must find it again)."""
         assert self.proc is None, "server already running"
         for _attempt in range(3):
-            if not self.port or self._port_taken(self.port):
+            if not self.port or self._port_taken(self.port, reuse=same_port):
                 self.port = free_port()
             self.starts += 1
             log = self.log_path.open("ab")
@@ -116,11 +117,13 @@ class ServerProcess:
         return False
 
     @staticmethod
-    def _port_taken(port: int) -> bool:
-        """Whether another process listens there; SO_REUSEADDR as the server binds, so the old connections a
-        stopped server leaves in TIME_WAIT do not count (a restart keeps its port, and clients follow it)."""
+    def _port_taken(port: int, *, reuse: bool = False) -> bool:
+        """Whether the port is busy. ``reuse`` probes with SO_REUSEADDR as the server binds, so connections a
+        stopped server left in TIME_WAIT do not count; without it a restart usually moves to a fresh port, which
+        also spares test clients their dead keep-alive connections."""
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:

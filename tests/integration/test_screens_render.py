@@ -165,7 +165,7 @@ async def test_a_ticket_called_through_the_api_reaches_the_wall_through_the_real
             server.stop()
             await _until(lambda: not state.connected, changed)
             port = server.port
-            server.start()
+            server.start(same_port=True)
             assert server.port == port, "the restarted server took another port; the feed cannot follow it"
             # the feed's back-off is capped at 10 s, and a restart on a loaded machine takes seconds more
             await _until(lambda: state.connected and feed.connects >= 2, changed, timeout_s=60.0)
