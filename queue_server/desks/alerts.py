@@ -5,22 +5,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from config.model import Node
+from queue_server.desks import DeskBase
 
-# mypy wants a self type that is a supertype of the mixin; these methods run only as HallService methods,
-# hence the "type: ignore[misc]" on each annotated self.
 if TYPE_CHECKING:
-    from queue_server.service import Answer, HallService
+    from queue_server.service import Answer
 
 
-class AlertsDesk:
+class AlertsDesk(DeskBase):
     """Façade methods of 预警 (a mixin of HallService)."""
 
-    async def alerts(self: HallService, state: str | None) -> Answer:  # type: ignore[misc]
+    async def alerts(self, state: str | None) -> Answer:
         from queue_server.service import _answer
 
         return await self.read(lambda: _answer({"alerts": [a.view() for a in self.engine.alerts.listed(state)]}))
 
-    async def alert_step(self: HallService, node: Node, key: str | None, fingerprint: bytes, step: str,  # type: ignore[misc]
+    async def alert_step(self, node: Node, key: str | None, fingerprint: bytes, step: str,
                          alert_id: str, note: str = "") -> Answer:
         """ack or close one alert, attributed to the manager node that asked."""
         from queue_server.service import _answer

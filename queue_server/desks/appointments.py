@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from config.model import Node, NodeRole
+from queue_server.desks import DeskBase
 from queue_server.engine.appointments import NO_SHOW_DAYS, Appointment, CheckIn
 from queue_server.views import ticket_view
 
 if TYPE_CHECKING:
-    from queue_server.service import Answer, HallService
+    from queue_server.service import Answer
 
 
 def _answer(body: Any, status: int = 200) -> Answer:
@@ -26,18 +27,13 @@ def appointment_view(appointment: Appointment, *, code: bool = False) -> dict[st
     return view
 
 
-class AppointmentDesk:
+class AppointmentDesk(DeskBase):
     """HallService's part for appointments (预约); every command durable before it is answered."""
-
-    @property
-    def _hall(self) -> HallService:
-        """This desk as the service it is mixed into (mypy refuses ``self: HallService`` on a base class)."""
-        return cast("HallService", self)
 
     async def book(self, node: Node, key: str | None, fingerprint: bytes, *, service: str,
                    slot_start: str, holder_key: str, holder_masked: str) -> Answer:
         """The booking channel (or a manager) books a slot; 201 with the 6-digit check-in code."""
-        hall = self._hall
+        hall = self
         return await hall.command(
             lambda at: hall.engine.book(service, slot_start, at, holder_key=holder_key, holder_masked=holder_masked,
                                         node=node.name),
@@ -46,7 +42,7 @@ class AppointmentDesk:
 
     async def cancel_appointment(self, node: Node, key: str | None, fingerprint: bytes,
                                  appointment_id: str, reason: str) -> Answer:
-        hall = self._hall
+        hall = self
         return await hall.command(
             lambda at: hall.engine.cancel_appointment(appointment_id, at, reason=reason, node=node.name),
             lambda appointment: _answer(appointment_view(appointment)),
@@ -55,7 +51,7 @@ class AppointmentDesk:
     async def check_in(self, node: Node, key: str | None, fingerprint: bytes, *, appointment_id: str = "",
                        code: str = "", holder_key: str = "", service: str = "") -> Answer:
         """A kiosk checks a booking in: 201 with the appointment ticket, 200 with the same ticket again."""
-        hall = self._hall
+        hall = self
 
         def present(outcome: CheckIn) -> Answer:
             view = ticket_view(hall.engine, outcome.ticket, hall.clock())
@@ -70,7 +66,7 @@ class AppointmentDesk:
     async def appointments(self, node: Node, *, day: str | None, service: str | None,
                            state: str | None) -> Answer:
         """Bookings in slot order; a manager also sees each holder's no-shows of the last 90 days."""
-        hall = self._hall
+        hall = self
         def present() -> Answer:
             book, now = hall.engine.appointments, hall.clock()
             rows = []
@@ -84,12 +80,12 @@ class AppointmentDesk:
         return await hall.read(present)
 
     async def appointment(self, appointment_id: str) -> Answer:
-        hall = self._hall
+        hall = self
         return await hall.read(lambda: _answer(appointment_view(hall.engine.appointments.get(appointment_id))))
 
     async def no_shows(self, holder_key: str) -> Answer:
         """One holder's no-shows over the last 90 days (the holder key is the HMAC, never an ID number)."""
-        hall = self._hall
+        hall = self
         return await hall.read(lambda: _answer({
             "holder_key": holder_key, "days": NO_SHOW_DAYS,
             "no_shows": hall.engine.appointments.no_show_count(holder_key, hall.clock())}))

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from config.model import Node, NodeRole
+from queue_server.desks import DeskBase
 from queue_server.engine.errors import QueueError
 from queue_server.engine.events import Event
 
-# mypy wants a self type that is a supertype of the mixin; these methods run only as HallService methods,
-# hence the "type: ignore[misc]" on each annotated self.
 if TYPE_CHECKING:
-    from queue_server.service import Answer, HallService
+    from queue_server.service import Answer
 
 AUDIT_SCAN_MAX = 20_000
 AUDIT_PAGE = 2_000
@@ -64,10 +63,10 @@ def audit_view(event: Event) -> dict[str, Any]:
             "node": event.node, "staff": event.staff, "window": windows[0] if windows else None, "data": changed}
 
 
-class AuditDesk:
+class AuditDesk(DeskBase):
     """Façade methods of the audit trail (a mixin of HallService)."""
 
-    async def ticket_history(self: HallService, node: Node, ticket_id: str) -> Answer:  # type: ignore[misc]
+    async def ticket_history(self, node: Node, ticket_id: str) -> Answer:
         """Every event of one matter, in log order: for managers and any window that held it."""
         from queue_server.service import _answer
 
@@ -86,7 +85,7 @@ class AuditDesk:
         return _answer({"ticket": ticket_id, "number": ticket.number if ticket else events[0].data.get("number"),
                         "events": [audit_view(e) for e in events]})
 
-    async def _read_ids(self: HallService, ids: list[int]) -> list[Event]:  # type: ignore[misc]
+    async def _read_ids(self, ids: list[int]) -> list[Event]:
         wanted, out = set(ids), []
         start = 0
         while start < len(ids):
@@ -98,7 +97,7 @@ class AuditDesk:
             start = end + 1
         return out
 
-    async def audit(self: HallService, filters: AuditFilter, after: int, limit: int) -> Answer:  # type: ignore[misc]
+    async def audit(self, filters: AuditFilter, after: int, limit: int) -> Answer:
         """A page of the log after event ``after`` that the filters keep; ``next`` goes on from where it stopped."""
         from queue_server.service import _answer
 

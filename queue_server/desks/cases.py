@@ -10,10 +10,11 @@ manager. Every step records the node and the staff signed in at the acting windo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from config.model import Node, NodeRole, WindowKind
-from queue_server.desks.ratings import DeskHost, followup_view
+from queue_server.desks import DeskBase
+from queue_server.desks.ratings import followup_view
 from queue_server.engine.cases import Case
 from queue_server.engine.errors import QueueError
 
@@ -28,26 +29,18 @@ def _refused(zh: str, en: str) -> QueueError:
     return QueueError("forbidden", zh, en, 403)
 
 
-class CaseHost(DeskHost, Protocol):
-    def _window_kind(self, node: Node) -> tuple[WindowKind | None, str]: ...
-
-    def _staff_of(self, node: Node) -> str: ...
-
-    def _may_step(self, node: Node, case: Case, step: str) -> None: ...
-
-
-class CaseDesk:
+class CaseDesk(DeskBase):
     """Case requests; a mixin of HallService."""
 
-    def _window_kind(self: CaseHost, node: Node) -> tuple[WindowKind | None, str]:
+    def _window_kind(self, node: Node) -> tuple[WindowKind | None, str]:
         cfg = self.hall.window(node.window) if node.window is not None else None
         return (cfg.kind, cfg.department) if cfg else (None, "")
 
-    def _staff_of(self: CaseHost, node: Node) -> str:
+    def _staff_of(self, node: Node) -> str:
         state = self.engine.windows.get(node.window) if node.window is not None else None
         return state.staff if state else ""
 
-    def _may_step(self: CaseHost, node: Node, case: Case, step: str) -> None:
+    def _may_step(self, node: Node, case: Case, step: str) -> None:
         if node.role is NodeRole.MANAGER:
             return
         if node.role is not NodeRole.WINDOW:
@@ -67,7 +60,7 @@ class CaseDesk:
         raise _refused(f"{node.window} 号窗口不能处理此案件",
                        f"window {node.window} may not {step} this {case.kind} case")
 
-    async def open_case(self: CaseHost, node: Node, key: str | None, fingerprint: bytes, *, kind: str,
+    async def open_case(self, node: Node, key: str | None, fingerprint: bytes, *, kind: str,
                         subject: str, category: str, department: str, ticket: str | None,
                         holder_masked: str) -> Answer:
         """Register a complaint or an assisted matter (201 with the case)."""
@@ -86,7 +79,7 @@ class CaseDesk:
                                              staff=staff),
             lambda case: Answer(201, dumps(case.as_dict())), node=node.name, key=key, fingerprint=fingerprint)
 
-    async def case_step(self: CaseHost, node: Node, key: str | None, fingerprint: bytes, case_id: str,
+    async def case_step(self, node: Node, key: str | None, fingerprint: bytes, case_id: str,
                         step: str, *, note: str, department: str, followups_only: bool) -> Answer:
         """One step of a case (or of a follow-up through /followups, which knows only follow-ups)."""
         from queue_server.service import Answer, dumps
@@ -107,7 +100,7 @@ class CaseDesk:
 
         return await self.command(decide, present, node=node.name, key=key, fingerprint=fingerprint)
 
-    async def list_cases(self: CaseHost, *, kind: str | None, state: str | None, department: str | None,
+    async def list_cases(self, *, kind: str | None, state: str | None, department: str | None,
                          ) -> Answer:
         from queue_server.service import Answer, dumps
 
@@ -119,7 +112,7 @@ class CaseDesk:
 
         return await self.read(present)
 
-    async def list_followups(self: CaseHost, *, state: str | None) -> Answer:
+    async def list_followups(self, *, state: str | None) -> Answer:
         from queue_server.service import Answer, dumps
 
         def present() -> Answer:
@@ -129,7 +122,7 @@ class CaseDesk:
 
         return await self.read(present)
 
-    async def case_figures(self: CaseHost, first: str, last: str) -> Answer:
+    async def case_figures(self, first: str, last: str) -> Answer:
         from queue_server.service import Answer, dumps
 
         return await self.read(lambda: Answer(200, dumps({"from": first, "to": last,

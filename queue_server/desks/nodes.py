@@ -13,30 +13,29 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from config.model import Node
+from queue_server.desks import DeskBase
 from queue_server.engine.nodes import DeviceReport
 
-# mypy wants a self type that is a supertype of the mixin; these methods run only as HallService methods,
-# hence the "type: ignore[misc]" on each annotated self.
 if TYPE_CHECKING:
-    from queue_server.service import Answer, HallService
+    from queue_server.service import Answer
 
 
-class NodesDesk:
+class NodesDesk(DeskBase):
     """Façade methods of node health (a mixin of HallService)."""
 
-    def _heard(self: HallService) -> dict[str, float]:  # type: ignore[misc]
+    def _heard(self) -> dict[str, float]:
         heard: dict[str, float] | None = self.__dict__.get("_node_heard")
         if heard is None:
             heard = self.__dict__["_node_heard"] = {}
         return heard
 
-    def _started_at(self: HallService) -> float:  # type: ignore[misc]
+    def _started_at(self) -> float:
         started: float | None = self.__dict__.get("_nodes_started")
         if started is None:
             started = self.__dict__["_nodes_started"] = self.clock()
         return started
 
-    async def node_health(self: HallService, node: Node, key: str | None, fingerprint: bytes,  # type: ignore[misc]
+    async def node_health(self, node: Node, key: str | None, fingerprint: bytes,
                           devices: Sequence[DeviceReport]) -> Answer:
         """A node's heartbeat: last seen now (in memory), and its devices' transitions logged."""
         from queue_server.service import _answer
@@ -50,25 +49,25 @@ class NodesDesk:
         return await self.command(lambda at: self.engine.report_devices(node.name, devices, at), present,
                                   node=node.name, key=key, fingerprint=fingerprint)
 
-    async def nodes(self: HallService) -> Answer:  # type: ignore[misc]
+    async def nodes(self) -> Answer:
         from queue_server.service import _answer
 
         return await self.read(lambda: _answer({"nodes": [self._node_view(n) for n in self.hall.nodes]}))
 
-    def _node_view(self: HallService, node: Node) -> dict[str, Any]:  # type: ignore[misc]
+    def _node_view(self, node: Node) -> dict[str, Any]:
         seen = self._heard().get(node.name)
         silent_s = self.hall.alerts.node_silent_seconds
         return {"node": node.name, "role": node.role.value, "window": node.window, "last_seen": seen,
                 "online": seen is not None and self.clock() - seen <= silent_s,
                 "devices": [r.as_dict() for r in self.engine.nodes.of(node.name)]}
 
-    def _watched(self: HallService) -> dict[str, float]:  # type: ignore[misc]
+    def _watched(self) -> dict[str, float]:
         """Node → last seen, for every watched node (see the module docstring)."""
         started, heard = self._started_at(), self._heard()
         names = set(heard) | set(self.engine.nodes.devices) | {n.name for n in self.hall.nodes if n.devices}
         return {name: heard.get(name, started) for name in names}
 
-    async def watch_nodes(self: HallService) -> None:  # type: ignore[misc]
+    async def watch_nodes(self) -> None:
         """On every tick: let the engine decide node silence from what this process heard."""
         watched = self._watched()
         await self.run(lambda at: self.engine.check_nodes(watched, at))

@@ -26,21 +26,18 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from config.model import Node, NodeRole
+from queue_server.desks import DeskBase
 from queue_server.engine.decision import Decision
 from queue_server.engine.errors import QueueError
 from queue_server.engine.ratings import Rating
 from queue_server.engine.state import Ticket
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
 
-    from config.model import Hall
-    from queue_server.engine.engine import QueueEngine
     from queue_server.service import Answer
-    from queue_server.store.base import EventStore
 
 log = logging.getLogger(__name__)
 
@@ -79,59 +76,29 @@ def _load_key(path: Path) -> bytes:
     return key
 
 
-class DeskHost(Protocol):
-    """What a desk uses of HallService (a protocol, so mypy checks the mixins as the docs advise)."""
-
-    hall: Hall
-    store: EventStore
-    engine: QueueEngine
-    clock: Callable[[], float]
-
-    async def command(self, decide: Callable[[float], Decision[Any]], present: Callable[[Any], Answer], *,
-                      node: str = "", key: str | None = None, fingerprint: bytes = b"") -> Answer: ...
-
-    async def read(self, present: Callable[[], Answer]) -> Answer: ...
-
-    async def _durable(self, event_id: int) -> None: ...
-
-
-class RatingHost(DeskHost, Protocol):
-    _rating_key: bytes | None
-
-    def rating_key(self) -> bytes: ...
-
-    def rating_secret(self, ticket_id: str) -> str: ...
-
-    def secret_ok(self, ticket_id: str, secret: str | None) -> bool: ...
-
-    def _may_rate(self, node: Node | None, ticket: Ticket, channel: str, secret: str | None) -> None: ...
-
-    def export_rows(self, first: str, last: str) -> list[dict[str, Any]]: ...
-
-
-class RatingDesk:
+class RatingDesk(DeskBase):
     """Rating requests, the QR link's secret and the export; a mixin of HallService."""
 
     _rating_key: bytes | None = None
 
-    def rating_key(self: RatingHost) -> bytes:
+    def rating_key(self) -> bytes:
         if self._rating_key is None:
             store_path = getattr(self.store, "path", None)
             self._rating_key = _load_key(Path(store_path).parent / KEY_FILE) if store_path else \
                 secrets.token_bytes(32)
         return self._rating_key
 
-    def rating_secret(self: RatingHost, ticket_id: str) -> str:
+    def rating_secret(self, ticket_id: str) -> str:
         return hmac.new(self.rating_key(), ticket_id.encode(), hashlib.sha256).hexdigest()[:SECRET_HEX]
 
-    def rating_url(self: RatingHost, ticket_id: str) -> str:
+    def rating_url(self, ticket_id: str) -> str:
         """The QR link: the ticket's status page, with the secret that lets it rate the finished matter."""
         return f"/api/v1/tickets/{ticket_id}?k={self.rating_secret(ticket_id)}"
 
-    def secret_ok(self: RatingHost, ticket_id: str, secret: str | None) -> bool:
+    def secret_ok(self, ticket_id: str, secret: str | None) -> bool:
         return bool(secret) and hmac.compare_digest(self.rating_secret(ticket_id), secret or "")
 
-    def rating_offer(self: RatingHost, ticket_id: str, secret: str | None) -> dict[str, Any] | None:
+    def rating_offer(self, ticket_id: str, secret: str | None) -> dict[str, Any] | None:
         """What the status page offers: the five levels for a finished unrated matter, with a right secret only."""
         ticket = self.engine.find_ticket(ticket_id)
         if ticket is None or not self.secret_ok(ticket_id, secret):
@@ -142,7 +109,7 @@ class RatingDesk:
             return {"rated": False, "secret": secret}
         return None
 
-    def _may_rate(self: RatingHost, node: Node | None, ticket: Ticket, channel: str, secret: str | None) -> None:
+    def _may_rate(self, node: Node | None, ticket: Ticket, channel: str, secret: str | None) -> None:
         if node is None:
             if channel != "web" or not self.secret_ok(ticket.id, secret):
                 raise QueueError("invalid_rating_link", "评价链接无效", "this rating link is not valid for the "
@@ -166,7 +133,7 @@ class RatingDesk:
             raise QueueError("forbidden", "取号机只能评价自己出的号",
                              f"kiosk {node.name} did not issue ticket {ticket.number}", 403)
 
-    async def rate(self: RatingHost, node: Node | None, key: str | None, fingerprint: bytes, ticket_id: str, *,
+    async def rate(self, node: Node | None, key: str | None, fingerprint: bytes, ticket_id: str, *,
                    level: int, channel: str, comment: str, secret: str | None) -> Answer:
         """Rate one matter (201 with the rating and its follow-up, if one was opened)."""
         from queue_server.service import Answer, dumps
@@ -186,7 +153,7 @@ class RatingDesk:
         return await self.command(decide, present, node=node.name if node else "", key=key, fingerprint=fingerprint)
 
     # ------------------------------------------------------------------ export
-    def export_rows(self: RatingHost, first: str, last: str) -> list[dict[str, Any]]:
+    def export_rows(self, first: str, last: str) -> list[dict[str, Any]]:
         zone = self.engine.calendar.zone
         rows = []
         for r in self.engine.ratings.between(first, last):
@@ -203,7 +170,7 @@ class RatingDesk:
                 "followup_deadline": case.deadline if case else None, "overturned": r.overturned})
         return rows
 
-    async def export_ratings(self: RatingHost, first: str, last: str, fmt: str) -> tuple[str, bytes]:
+    async def export_ratings(self, first: str, last: str, fmt: str) -> tuple[str, bytes]:
         """The export as (content type, body), built from memory once what it shows is durable."""
         rows = self.export_rows(first, last)
         await self._durable(self.engine.last_event_id)

@@ -3,35 +3,25 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from config.model import Node, NodeRole
+from queue_server.desks import DeskBase
 from queue_server.engine.figures import Key
 from queue_server.stats.feed import StatsFeed
 from queue_server.stats.report import days_between, live_view, stats_rows
 
 if TYPE_CHECKING:
-    from queue_server.engine.engine import QueueEngine
     from queue_server.service import Answer
-    from queue_server.ws.hub import Hub
 
 log = logging.getLogger(__name__)
 
 
-class StatsDesk:
+class StatsDesk(DeskBase):
     """Reads of the figures; who sees which rows is decided here (see queue_server/api/stats.py)."""
 
     _stats_feed: StatsFeed | None = None
     _live_cache: tuple[int, int, str] | None = None  # (last event id, whole second, body)
-
-    if TYPE_CHECKING:  # what the desk uses of HallService (mypy refuses ``self: HallService`` on a base)
-        engine: QueueEngine
-        hub: Hub
-        clock: Callable[[], float]
-
-        async def read(self, present: Callable[[], Answer]) -> Answer: ...
-        async def _durable(self, event_id: int) -> None: ...
 
     async def stats(self, node: Node, scope: str, first: str | None, last: str | None) -> Answer:
         """Rows of ``scope`` over the days ``first``..``last`` (default: today); a window sees its own rows only."""
