@@ -30,12 +30,12 @@ from bench_server_replay import window_step, write_day
 from bench_server_support import ALLDAY, PYTHON, at, child, free_port, machine, median, percentile
 
 from config.loader import load_hall
+from queue_server.answer import dumps
 from queue_server.engine import events as ev
 from queue_server.engine.domains import Domain
 from queue_server.engine.engine import QueueEngine
 from queue_server.engine.events import Event
 from queue_server.engine.figures import switch_off
-from queue_server.service import dumps
 from queue_server.stats.report import days_between, live_view, stats_rows
 
 MONTH_START = "2026-10-05"  # a Monday; weekends are skipped (the all-day hall is open, but halls rest)

@@ -16,16 +16,16 @@ import contextlib
 import functools
 import gc
 import hashlib
-import json
 import logging
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from config.model import Hall, Node, NodeRole
 from config.secrets import hash_pin, verify_pin
+from queue_server.answer import Answer
+from queue_server.answer import answer as _answer
 from queue_server.desks.alerts import AlertsDesk
 from queue_server.desks.appointments import AppointmentDesk
 from queue_server.desks.audit import AuditDesk
@@ -57,27 +57,11 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-@dataclass(frozen=True)
-class Answer:
-    """What the API sends back: a status and a JSON body (kept as text so a retry gets it byte for byte)."""
-
-    status: int
-    body: str
-
-
 class StoreFailed(QueueError):
     def __init__(self, reason: str) -> None:
         super().__init__("store_unavailable", "系统存储故障，暂停服务，请联系管理员",
                          f"the event log cannot be written ({reason}); the server refuses commands until restarted",
                          503)
-
-
-def dumps(body: Any) -> str:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-
-
-def _answer(body: Any, status: int = 200) -> Answer:
-    return Answer(status, dumps(body))
 
 
 def _refused(zh: str, en: str) -> QueueError:

@@ -15,12 +15,12 @@ from typing import Any
 from aiohttp import web
 
 from config.model import NodeRole
+from queue_server.answer import Answer
 from queue_server.api.auth import require
 from queue_server.api.errors import bad_request
 from queue_server.api.schema import ERROR as _ERROR
 from queue_server.engine.figures import SCOPES
 from queue_server.keys import AUTH, SERVICE
-from queue_server.service import Answer
 from queue_server.stats.report import MAX_RANGE_DAYS
 
 routes = web.RouteTableDef()

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from config.model import Hall
+    from queue_server.answer import Answer
     from queue_server.engine.decision import Decision
     from queue_server.engine.engine import QueueEngine
-    from queue_server.service import Answer
     from queue_server.store.base import EventStore
     from queue_server.ws.hub import Hub
 

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from config.model import Node
+from queue_server.answer import Answer
+from queue_server.answer import answer as _answer
 from queue_server.desks import DeskBase
-
-if TYPE_CHECKING:
-    from queue_server.service import Answer
 
 
 class AlertsDesk(DeskBase):
     """Façade methods of 预警 (a mixin of HallService)."""
 
     async def alerts(self, state: str | None) -> Answer:
-        from queue_server.service import _answer
 
         return await self.read(lambda: _answer({"alerts": [a.view() for a in self.engine.alerts.listed(state)]}))
 
     async def alert_step(self, node: Node, key: str | None, fingerprint: bytes, step: str,
                          alert_id: str, note: str = "") -> Answer:
         """ack or close one alert, attributed to the manager node that asked."""
-        from queue_server.service import _answer
-
         engine = self.engine
         if step == "ack":
             return await self.command(lambda at: engine.ack_alert(alert_id, at, node=node.name),

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from config.model import Node, NodeRole
+from queue_server.answer import Answer
+from queue_server.answer import answer as _answer
 from queue_server.desks import DeskBase
 from queue_server.engine.appointments import NO_SHOW_DAYS, Appointment, CheckIn
 from queue_server.views import ticket_view
-
-if TYPE_CHECKING:
-    from queue_server.service import Answer
-
-
-def _answer(body: Any, status: int = 200) -> Answer:
-    from queue_server.service import Answer, dumps  # the service imports this desk: resolved at call time
-
-    return Answer(status, dumps(body))
 
 
 def appointment_view(appointment: Appointment, *, code: bool = False) -> dict[str, Any]:

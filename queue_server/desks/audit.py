@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from config.model import Node, NodeRole
+from queue_server.answer import Answer
+from queue_server.answer import answer as _answer
 from queue_server.desks import DeskBase
 from queue_server.engine.errors import QueueError
 from queue_server.engine.events import Event
-
-if TYPE_CHECKING:
-    from queue_server.service import Answer
 
 AUDIT_SCAN_MAX = 20_000
 AUDIT_PAGE = 2_000
@@ -68,8 +67,6 @@ class AuditDesk(DeskBase):
 
     async def ticket_history(self, node: Node, ticket_id: str) -> Answer:
         """Every event of one matter, in log order: for managers and any window that held it."""
-        from queue_server.service import _answer
-
         index = self.engine.audit
         ids = list(index.events.get(ticket_id, ()))
         if not ids:
@@ -99,8 +96,6 @@ class AuditDesk(DeskBase):
 
     async def audit(self, filters: AuditFilter, after: int, limit: int) -> Answer:
         """A page of the log after event ``after`` that the filters keep; ``next`` goes on from where it stopped."""
-        from queue_server.service import _answer
-
         last = self.last_durable_id
         kept: list[Event] = []
         cursor, scanned = after, 0

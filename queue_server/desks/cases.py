@@ -10,16 +10,14 @@ manager. Every step records the node and the staff signed in at the acting windo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from config.model import Node, NodeRole, WindowKind
+from queue_server.answer import Answer, dumps
 from queue_server.desks import DeskBase
 from queue_server.desks.ratings import followup_view
 from queue_server.engine.cases import Case
 from queue_server.engine.errors import QueueError
-
-if TYPE_CHECKING:
-    from queue_server.service import Answer
 
 DESK_OF_KIND = {"complaint": WindowKind.COMPLAINTS, "assisted": WindowKind.ASSISTED}
 MANAGER_ONLY = frozenset({"uphold", "overturn"})
@@ -64,8 +62,6 @@ class CaseDesk(DeskBase):
                         subject: str, category: str, department: str, ticket: str | None,
                         holder_masked: str) -> Answer:
         """Register a complaint or an assisted matter (201 with the case)."""
-        from queue_server.service import Answer, dumps
-
         if node.role is not NodeRole.MANAGER:
             desk = DESK_OF_KIND.get(kind)
             if node.role is not NodeRole.WINDOW or desk is None or self._window_kind(node)[0] is not desk:
@@ -82,8 +78,6 @@ class CaseDesk(DeskBase):
     async def case_step(self, node: Node, key: str | None, fingerprint: bytes, case_id: str,
                         step: str, *, note: str, department: str, followups_only: bool) -> Answer:
         """One step of a case (or of a follow-up through /followups, which knows only follow-ups)."""
-        from queue_server.service import Answer, dumps
-
         engine = self.engine
         staff = self._staff_of(node)
 
@@ -102,7 +96,6 @@ class CaseDesk(DeskBase):
 
     async def list_cases(self, *, kind: str | None, state: str | None, department: str | None,
                          ) -> Answer:
-        from queue_server.service import Answer, dumps
 
         def present() -> Answer:
             chosen = [c.as_dict() for c in self.engine.cases.cases.values()
@@ -113,7 +106,6 @@ class CaseDesk(DeskBase):
         return await self.read(present)
 
     async def list_followups(self, *, state: str | None) -> Answer:
-        from queue_server.service import Answer, dumps
 
         def present() -> Answer:
             chosen = [followup_view(c) for c in self.engine.cases.cases.values()
@@ -123,7 +115,6 @@ class CaseDesk(DeskBase):
         return await self.read(present)
 
     async def case_figures(self, first: str, last: str) -> Answer:
-        from queue_server.service import Answer, dumps
 
         return await self.read(lambda: Answer(200, dumps({"from": first, "to": last,
                                                           "rows": self.engine.cases.figures(first, last)})))

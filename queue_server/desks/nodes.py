@@ -10,14 +10,13 @@ restart a watched node counts as seen at the server's start, so it has ``node_si
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from config.model import Node
+from queue_server.answer import Answer
+from queue_server.answer import answer as _answer
 from queue_server.desks import DeskBase
 from queue_server.engine.nodes import DeviceReport
-
-if TYPE_CHECKING:
-    from queue_server.service import Answer
 
 
 class NodesDesk(DeskBase):
@@ -38,8 +37,6 @@ class NodesDesk(DeskBase):
     async def node_health(self, node: Node, key: str | None, fingerprint: bytes,
                           devices: Sequence[DeviceReport]) -> Answer:
         """A node's heartbeat: last seen now (in memory), and its devices' transitions logged."""
-        from queue_server.service import _answer
-
         self._started_at()
         self._heard()[node.name] = self.clock()
 
@@ -50,7 +47,6 @@ class NodesDesk(DeskBase):
                                   node=node.name, key=key, fingerprint=fingerprint)
 
     async def nodes(self) -> Answer:
-        from queue_server.service import _answer
 
         return await self.read(lambda: _answer({"nodes": [self._node_view(n) for n in self.hall.nodes]}))
 

@@ -26,18 +26,15 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from config.model import Node, NodeRole
+from queue_server.answer import Answer, dumps
 from queue_server.desks import DeskBase
 from queue_server.engine.decision import Decision
 from queue_server.engine.errors import QueueError
 from queue_server.engine.ratings import Rating
 from queue_server.engine.state import Ticket
-
-if TYPE_CHECKING:
-
-    from queue_server.service import Answer
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +133,6 @@ class RatingDesk(DeskBase):
     async def rate(self, node: Node | None, key: str | None, fingerprint: bytes, ticket_id: str, *,
                    level: int, channel: str, comment: str, secret: str | None) -> Answer:
         """Rate one matter (201 with the rating and its follow-up, if one was opened)."""
-        from queue_server.service import Answer, dumps
-
         engine = self.engine
 
         def decide(at: float) -> Decision[Rating]:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from config.model import Node, NodeRole
+from queue_server.answer import Answer, dumps
+from queue_server.answer import answer as _answer
 from queue_server.desks import DeskBase
 from queue_server.engine.figures import Key
 from queue_server.stats.feed import StatsFeed
 from queue_server.stats.report import days_between, live_view, stats_rows
-
-if TYPE_CHECKING:
-    from queue_server.service import Answer
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +23,6 @@ class StatsDesk(DeskBase):
 
     async def stats(self, node: Node, scope: str, first: str | None, last: str | None) -> Answer:
         """Rows of ``scope`` over the days ``first``..``last`` (default: today); a window sees its own rows only."""
-        from queue_server.service import _answer
-
         def present() -> Answer:
             today = self.engine.day or self.engine.calendar.day_of(self.clock())
             start, end = first or today, last or today
@@ -43,8 +39,6 @@ class StatsDesk(DeskBase):
 
     def _live_body(self) -> tuple[float, str]:
         """The live view as JSON text, built at most once per event id and second (many screens, one build)."""
-        from queue_server.service import dumps
-
         now = self.clock()
         marker = (self.engine.last_event_id, int(now))
         cached = self._live_cache
@@ -55,7 +49,6 @@ class StatsDesk(DeskBase):
         return now, body
 
     async def stats_live(self) -> Answer:
-        from queue_server.service import Answer
 
         def present() -> Answer:
             now, body = self._live_body()

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from config.model import Node, NodeRole
+from queue_server.answer import Answer
 from queue_server.engine import events as ev
 from queue_server.engine.errors import QueueError
-from queue_server.service import Answer, HallService
+from queue_server.service import HallService
 from tests.support.engine_kit import new_engine
 from tests.support.halls import MONDAY, at, small_hall
 from tests.support.memory_store import MemoryStore

@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from config.model import Node, NodeRole
+from queue_server.answer import Answer
 from queue_server.engine import events as ev
 from queue_server.engine.errors import QueueError
-from queue_server.service import Answer, HallService
+from queue_server.service import HallService
 from tests.support.halls import MONDAY, at, small_hall
 from tests.support.memory_store import MemoryStore
 
