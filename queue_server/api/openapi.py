@@ -16,7 +16,7 @@ from queue_server.api.schema import IDEMPOTENCY as _IDEMPOTENCY
 from queue_server.api.schema import body as _body
 from queue_server.api.schema import resp as _resp
 from queue_server.api.stats import OPERATIONS as STATS_OPERATIONS
-from queue_server.service import TICKET_ACTIONS
+from queue_server.desks.tickets import TICKET_ACTIONS
 
 _TICKET = {"$ref": "#/components/schemas/Ticket"}
 _WINDOW = {"$ref": "#/components/schemas/WindowState"}

@@ -15,10 +15,11 @@ from queue_server.answer import Answer, dumps
 from queue_server.api.auth import require, require_window
 from queue_server.api.errors import Fields, bad_request, read_json
 from queue_server.api.status_page import render_not_found_page, render_status_page
+from queue_server.desks.tickets import LIST_LIMIT, LIST_LIMIT_MAX
 from queue_server.engine.errors import QueueError
 from queue_server.engine.state import TicketState
 from queue_server.keys import AUTH, SERVICE
-from queue_server.service import LIST_LIMIT, LIST_LIMIT_MAX, HallService
+from queue_server.service import HallService
 from queue_server.ws.views import view_for
 
 routes = web.RouteTableDef()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from config.model import Hall
+    from config.model import Hall, Staff
     from queue_server.answer import Answer
     from queue_server.engine.decision import Decision
     from queue_server.engine.engine import QueueEngine
@@ -34,6 +34,8 @@ class DeskBase:
         clock: Callable[[], float]
         broken: str | None
         last_durable_id: int
+        _staff: dict[str, Staff]
+        _decoy_pin_hash: str
 
         async def command(self, decide: Callable[[float], Decision[Any]], present: Callable[[Any], Answer], *,
                           node: str = "", key: str | None = None, fingerprint: bytes = b"") -> Answer: ...
@@ -45,3 +47,5 @@ class DeskBase:
         async def _durable(self, event_id: int) -> None: ...
 
         def _now(self) -> float: ...
+
+        def rating_url(self, ticket_id: str) -> str: ...  # RatingDesk's: the QR link a printed ticket carries
