@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 TOP_KEYS = ("hall", "hours", "departments", "services", "windows", "staff", "nodes", "alerts", "policy", "green",
             "ratings")
-HALL_KEYS = ("name", "code", "timezone")
+HALL_KEYS = ("name", "code", "timezone", "public_url")
 HOURS_KEYS = ("weekdays", "extended", "weekend", "weekend_days", "holidays", "workdays")
 DEPARTMENT_KEYS = ("code", "name")
 SERVICE_KEYS = ("code", "name", "name_en", "department", "prefix", "daily_quota", "slot_quotas", "hours",
@@ -61,6 +61,8 @@ DEVICE_KINDS = {
 _CODE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}"
 _CODE_HINT = "a code of letters, digits, '-', '_' or '.' (at most 32, no spaces)"
 _MAX_WINDOWS = 9999
+_PUBLIC_URL = r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?"
+_PUBLIC_URL_HINT = "an http:// or https:// address, host[:port][/path], with no query or fragment"
 
 
 class ConfigError(ValueError):
@@ -114,6 +116,7 @@ def _hall(r: Reader, data: dict[str, Any], source: str) -> Hall:
             zoneinfo.ZoneInfo(timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
             r.problem("hall.timezone", f"unknown time zone {timezone!r} (use an IANA name such as 'Asia/Shanghai')")
+    public_url = r.string(head, "hall", "public_url", "", pattern=_PUBLIC_URL, hint=_PUBLIC_URL_HINT).rstrip("/")
     hours = _hours(r, data)
     departments = _departments(r, data)
     services = _services(r, data, {d.code for d in departments}, hours)
@@ -123,7 +126,8 @@ def _hall(r: Reader, data: dict[str, Any], source: str) -> Hall:
     nodes = _nodes(r, data, numbers)
     return Hall(name=name, timezone=timezone, hours=hours, departments=departments, services=services,
                 windows=windows, nodes=nodes, staff=staff, alerts=rules.alerts(r, data), policy=_policy(r, data),
-                green=rules.green(r, data), ratings=rules.ratings(r, data), code=code, source=source)
+                green=rules.green(r, data), ratings=rules.ratings(r, data), code=code, source=source,
+                public_url=public_url)
 
 
 def _hours(r: Reader, data: dict[str, Any]) -> HallHours:

@@ -22,7 +22,7 @@ def ticket_view(engine: QueueEngine, ticket: Ticket, at: float, *, staff: bool =
     day_over = ticket.day != engine.day
     view.update({"service_name": cfg.name, "service_name_en": cfg.name_en, "state_zh": STATE_ZH[ticket.state],
                  "ahead": 0, "estimated_wait_s": 0, "day_over": day_over,
-                 "status_url": STATUS_PATH.format(id=ticket.id)})
+                 "status_url": engine.hall.public_url + STATUS_PATH.format(id=ticket.id)})
     if ticket.state is TicketState.WAITING and not day_over:
         ahead = engine.ahead_of(ticket)
         wait = engine.estimated_wait_s(ticket.service, ahead)

@@ -90,7 +90,7 @@ class RatingDesk(DeskBase):
 
     def rating_url(self, ticket_id: str) -> str:
         """The QR link: the ticket's status page, with the secret that lets it rate the finished matter."""
-        return f"/api/v1/tickets/{ticket_id}?k={self.rating_secret(ticket_id)}"
+        return f"{self.hall.public_url}/api/v1/tickets/{ticket_id}?k={self.rating_secret(ticket_id)}"
 
     def secret_ok(self, ticket_id: str, secret: str | None) -> bool:
         return bool(secret) and hmac.compare_digest(self.rating_secret(ticket_id), secret or "")

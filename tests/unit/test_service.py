@@ -8,6 +8,7 @@ found; time acts on a tick; a clock that steps back is logged once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -205,5 +206,29 @@ async def test_a_damaged_log_starts_the_hall_and_says_what_it_found(clock: Clock
         answer = await issue(service)
         assert answer.status == 201
         assert service.engine.last_event_id == damaged[-1].id + 1  # numbering goes on after the log's last id
+    finally:
+        await service.stop()
+
+
+async def test_a_printed_tickets_links_are_absolute_when_the_hall_has_a_public_url(clock: Clock) -> None:
+    """A phone scanning the QR code is not on the server: the links carry the hall's public address."""
+    hall = dataclasses.replace(small_hall(), public_url="https://hall.qinghe.gov.cn")
+    service = HallService(hall, MemoryStore(), clock=clock)
+    await service.start()
+    try:
+        view = json.loads((await issue(service)).body)
+        assert view["status_url"] == f"https://hall.qinghe.gov.cn/api/v1/tickets/{view['id']}"
+        assert view["rating_url"].startswith(f"https://hall.qinghe.gov.cn/api/v1/tickets/{view['id']}?k=")
+    finally:
+        await service.stop()
+    relative = json.loads((await issue_on(small_hall(), clock)).body)
+    assert relative["status_url"] == f"/api/v1/tickets/{relative['id']}"
+
+
+async def issue_on(hall: Any, clock: Clock) -> Answer:
+    service = HallService(hall, MemoryStore(), clock=clock)
+    await service.start()
+    try:
+        return await issue(service)
     finally:
         await service.stop()
