@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 
 class WindowKind(StrEnum):
@@ -233,6 +232,8 @@ class Hall:
     def node_by_token_hash(self, token_hash: str) -> Node | None:
         return next((n for n in self.nodes if n.token_hash == token_hash), None)
 
-    def summary(self) -> dict[str, Any]:
-        return {"name": self.name, "timezone": self.timezone, "services": len(self.services),
-                "windows": len(self.windows), "departments": len(self.departments)}
+    def summary(self) -> str:
+        """The hall in one line of words, for check-config and the log."""
+        return (f"{self.name}: {len(self.departments)} departments, {len(self.services)} services, "
+                f"{len(self.windows)} windows, {len(self.staff)} staff, {len(self.nodes)} nodes; "
+                f"time zone {self.timezone}")

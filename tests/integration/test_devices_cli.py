@@ -139,3 +139,14 @@ def test_read_card_is_masked_unless_asked():
 def test_read_card_failure_says_why():
     done = cli("devices", "read-card", "--url", "sim+sam+serial://?fault=no_card", "--timeout", "1")
     assert done.returncode == 1 and "no card" in done.stdout
+
+
+def test_check_config_says_what_it_found_in_words():
+    done = cli("check-config", "config/samples/county_hall.toml")
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.strip()
+    assert line.startswith("config/samples/county_hall.toml: ok — 清河县政务服务中心")
+    assert "12 departments, 25 services, 32 windows" in line and "Asia/Shanghai" in line
+    assert "{" not in line and "'" not in line  # words, not a Python dict
+    bad = cli("check-config", "no/such/hall.toml")
+    assert bad.returncode == 1 and "cannot read the file" in bad.stderr
