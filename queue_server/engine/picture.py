@@ -222,7 +222,14 @@ class HallPicture:
             self.windows[ticket.window].current = None
         ticket.state = state
         if state not in OPEN_STATES and ticket.holder_key:
-            self._holders.pop((ticket.holder_key, ticket.service), None)
+            self._release_holder(ticket)
+
+    def _release_holder(self, ticket: Ticket) -> None:
+        """The holder's open ticket of this service is no longer this one (if it still was: a skipped ticket
+        cancelled later must not release the new ticket the holder took meanwhile)."""
+        key = (ticket.holder_key, ticket.service)
+        if self._holders.get(key) == ticket.id:
+            del self._holders[key]
 
     def _on_day_rolled(self, e: Event) -> None:
         for ticket in list(self.tickets.values()):
@@ -324,13 +331,12 @@ class HallPicture:
 
     def _on_transferred(self, e: Event) -> None:
         ticket = self.tickets[e.data["ticket"]]
-        was_open_key = (ticket.holder_key, ticket.service)
         if ticket.state is TicketState.WAITING:
             self._dequeue(ticket)
         elif ticket.window is not None and self.windows[ticket.window].current == ticket.id:
             self.windows[ticket.window].current = None
         if ticket.holder_key:
-            self._holders.pop(was_open_key, None)
+            self._release_holder(ticket)
             self._holders[(ticket.holder_key, e.data["to_service"])] = ticket.id
         ticket.service = e.data["to_service"]
         ticket.target_window = e.data["to_window"]

@@ -218,3 +218,18 @@ def test_a_wait_past_closing_time_is_not_given_in_seconds() -> None:
     assert early["estimated_wait_s"] == 15 * 60 and "wait_note" not in early
     late = ticket_view(rec.engine, tickets[-1], clock.now)
     assert late["estimated_wait_s"] is None and late["wait_note"] == NOT_TODAY and late["ahead"] == 29
+
+
+def test_cancelling_a_skipped_ticket_leaves_the_holders_new_ticket_theirs() -> None:
+    """Found by the long hypothesis run: the cancel dropped the holder's *new* open ticket from the one-per-
+    holder index, so a third tap issued a second open ticket for the same person and service."""
+    rec, clock = Recorder(new_engine()), Clock()
+    rec.do("sign_in", 1, "s1", clock())
+    skipped = rec.do("issue", "C01", clock(), holder_key="h2").ticket
+    rec.do("call", skipped.id, 1, clock())
+    rec.do("act", "skip", skipped.id, clock(), window=1)
+    fresh = rec.do("issue", "C01", clock(), holder_key="h2").ticket  # the citizen took a new number
+    rec.do("act", "cancel", skipped.id, clock(), window=1)  # staff tidy up the old one
+    again = rec.do("issue", "C01", clock(), holder_key="h2")  # a third tap: a reprint of the new one
+    assert again.existing and again.ticket.id == fresh.id
+    assert snapshot(replayed(rec.engine.hall, rec.log)) == snapshot(rec.engine)
