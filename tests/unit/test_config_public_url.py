@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config.loader import parse_hall
-from tests.unit.test_config_services import TOWNSHIP_TEXT, assert_problem, edited
-
-HEAD = '[hall]\nname = "'
+from tests.support.config_edits import TOWNSHIP_TEXT, assert_problem, edited
 
 
 def with_url(url: str) -> str:

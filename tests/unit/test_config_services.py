@@ -6,49 +6,21 @@ refusal is checked at its exact dotted path with the words a technician reads.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from config.loader import ConfigError, load_hall, parse_hall
 from config.model import ALERT_KINDS, AlertThresholds, BookingRules, GreenChannel, RatingRules
+from tests.support.config_edits import COUNTY, ROOT, TOWNSHIP_TEXT, assert_problem, edited, problems_of
 
-ROOT = Path(__file__).resolve().parents[2]
-COUNTY = ROOT / "config" / "samples" / "county_hall.toml"
-TOWNSHIP = ROOT / "config" / "samples" / "township_hall.toml"
 ALLDAY = ROOT / "tests" / "data" / "halls" / "allday_hall.toml"
-TOWNSHIP_TEXT = TOWNSHIP.read_text(encoding="utf-8")
 
 C01_BOOKING = ("[services.booking]\nslot_minutes = 60\ncapacity = 2\ndays_ahead = 14\ncheckin_early_minutes = 30\n"
                "checkin_late_minutes = 20\nno_show_grace_minutes = 15\n")
 
 
-def edited(*pairs: tuple[str, str]) -> str:
-    """The township sample with each ``old`` text (which must occur exactly once) replaced by ``new``."""
-    text = TOWNSHIP_TEXT
-    for old, new in pairs:
-        assert text.count(old) == 1, f"the township sample no longer contains {old!r} exactly once"
-        text = text.replace(old, new)
-    return text
-
-
 def booking(*lines: str) -> str:
     """The township sample with C01's booking table replaced by ``lines``."""
     return edited((C01_BOOKING, "[services.booking]\n" + "".join(line + "\n" for line in lines)))
-
-
-def problems_of(text: str) -> list[tuple[str, str]]:
-    with pytest.raises(ConfigError) as caught:
-        parse_hall(text, "township_hall.toml")
-    return caught.value.problems
-
-
-def assert_problem(text: str, path: str, *words: str) -> None:
-    """``text`` is refused with a problem at exactly ``path`` whose message holds every one of ``words``."""
-    found = problems_of(text)
-    at_path = [message for where, message in found if where == path]
-    assert at_path, f"no problem at {path!r}; got {found}"
-    assert any(all(w in message for w in words) for message in at_path), f"{words} not in {at_path}"
 
 
 # ---- the samples carry the new tables ------------------------------------------------------------------
