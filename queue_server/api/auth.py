@@ -11,14 +11,11 @@ from aiohttp import web
 from config.model import Hall, Node, NodeRole
 from config.secrets import hash_token
 from queue_server.api.errors import ApiError
+from queue_server.engine.errors import forbidden
 
 
 def _unauthorized(message_en: str) -> ApiError:
     return ApiError("unauthorized", "需要有效的令牌", message_en, 401)
-
-
-def forbidden(message_zh: str, message_en: str) -> ApiError:
-    return ApiError("forbidden", message_zh, message_en, 403)
 
 
 class Authenticator:

@@ -8,11 +8,12 @@ from aiohttp import web
 
 from config.model import NodeRole
 from devices.state import DeviceState
-from queue_server.api.auth import forbidden, require
+from queue_server.api.auth import require
 from queue_server.api.errors import Fields, bad_request, read_json
 from queue_server.api.routes import _json, _retry_identity, _service
 from queue_server.api.schema import ERROR as _ERROR
 from queue_server.api.schema import resp as _resp
+from queue_server.engine.errors import forbidden
 from queue_server.engine.nodes import DeviceReport
 from queue_server.keys import AUTH
 

@@ -18,7 +18,7 @@ from config.model import Node, NodeRole
 from queue_server.answer import Answer
 from queue_server.answer import answer as _answer
 from queue_server.desks import DeskBase
-from queue_server.engine.errors import QueueError
+from queue_server.engine.errors import QueueError, forbidden
 from queue_server.engine.events import Event
 
 AUDIT_SCAN_MAX = 20_000
@@ -74,8 +74,8 @@ class AuditDesk(DeskBase):
                              "last 7 closed days)", 404)
         held = node.role is NodeRole.WINDOW and node.window in index.windows.get(ticket_id, set())
         if node.role is not NodeRole.MANAGER and not held:
-            raise QueueError("forbidden", "只有办理过该号的窗口或管理员可以查看流程",
-                             "only a manager or a window that held this ticket may read its history", 403)
+            raise forbidden("只有办理过该号的窗口或管理员可以查看流程",
+                            "only a manager or a window that held this ticket may read its history")
         await self._durable(ids[-1])
         events = await self._read_ids(ids)
         ticket = self.engine.find_ticket(ticket_id)

@@ -17,14 +17,10 @@ from queue_server.answer import Answer, dumps
 from queue_server.desks import DeskBase
 from queue_server.desks.ratings import followup_view
 from queue_server.engine.cases import Case
-from queue_server.engine.errors import QueueError
+from queue_server.engine.errors import QueueError, forbidden
 
 DESK_OF_KIND = {"complaint": WindowKind.COMPLAINTS, "assisted": WindowKind.ASSISTED}
 MANAGER_ONLY = frozenset({"uphold", "overturn"})
-
-
-def _refused(zh: str, en: str) -> QueueError:
-    return QueueError("forbidden", zh, en, 403)
 
 
 class CaseDesk(DeskBase):
@@ -42,20 +38,20 @@ class CaseDesk(DeskBase):
         if node.role is NodeRole.MANAGER:
             return
         if node.role is not NodeRole.WINDOW:
-            raise _refused(f"「{node.role.value}」角色不能处理案件", f"role {node.role.value} may not work on cases")
+            raise forbidden(f"「{node.role.value}」角色不能处理案件", f"role {node.role.value} may not work on cases")
         if step in MANAGER_ONLY:
-            raise _refused("申诉由管理员裁定", f"only a manager may {step} an appeal")
+            raise forbidden("申诉由管理员裁定", f"only a manager may {step} an appeal")
         kind, department = self._window_kind(node)
         if case.kind == "followup":
             if step == "appeal" and department and department != case.department:
-                raise _refused("只有被评价的部门可以申诉",
+                raise forbidden("只有被评价的部门可以申诉",
                                f"window {node.window} is not of department {case.department}")
             return
         if kind is DESK_OF_KIND[case.kind]:
             return
         if step in ("start", "resolve") and department and department == case.department:
             return
-        raise _refused(f"{node.window} 号窗口不能处理此案件",
+        raise forbidden(f"{node.window} 号窗口不能处理此案件",
                        f"window {node.window} may not {step} this {case.kind} case")
 
     async def open_case(self, node: Node, key: str | None, fingerprint: bytes, *, kind: str,
@@ -65,7 +61,7 @@ class CaseDesk(DeskBase):
         if node.role is not NodeRole.MANAGER:
             desk = DESK_OF_KIND.get(kind)
             if node.role is not NodeRole.WINDOW or desk is None or self._window_kind(node)[0] is not desk:
-                raise _refused("只有办不成事反映窗口、帮办代办窗口或管理员可以登记",
+                raise forbidden("只有办不成事反映窗口、帮办代办窗口或管理员可以登记",
                                f"a {kind} case is registered at a {desk.value if desk else kind} window or by a "
                                "manager")
         staff = self._staff_of(node)

@@ -32,7 +32,7 @@ from config.model import Node, NodeRole
 from queue_server.answer import Answer, dumps
 from queue_server.desks import DeskBase
 from queue_server.engine.decision import Decision
-from queue_server.engine.errors import QueueError
+from queue_server.engine.errors import QueueError, forbidden
 from queue_server.engine.ratings import Rating
 from queue_server.engine.state import Ticket
 
@@ -116,19 +116,17 @@ class RatingDesk(DeskBase):
         if node.role is NodeRole.MANAGER:
             return
         if node.role not in own:
-            raise QueueError("forbidden", f"「{node.role.value}」角色不能评价", f"role {node.role.value} may not rate",
-                             403)
+            raise forbidden(f"「{node.role.value}」角色不能评价", f"role {node.role.value} may not rate")
         if channel != own[node.role]:
             raise QueueError("invalid_channel", "评价渠道与终端不符",
                              f"a {node.role.value} node rates on channel {own[node.role]!r}", 422, {"field": "channel"})
         if node.role is NodeRole.WINDOW:
             window = self.engine.ratings.finishers.get(ticket.id, (ticket.window, "", 0.0))[0]
             if window != node.window:
-                raise QueueError("forbidden", f"{ticket.number} 号不是本窗口办结的",
-                                 f"ticket {ticket.number} was not finished at window {node.window}", 403)
+                raise forbidden(f"{ticket.number} 号不是本窗口办结的",
+                                f"ticket {ticket.number} was not finished at window {node.window}")
         elif ticket.issued_by != node.name:
-            raise QueueError("forbidden", "取号机只能评价自己出的号",
-                             f"kiosk {node.name} did not issue ticket {ticket.number}", 403)
+            raise forbidden("取号机只能评价自己出的号", f"kiosk {node.name} did not issue ticket {ticket.number}")
 
     async def rate(self, node: Node | None, key: str | None, fingerprint: bytes, ticket_id: str, *,
                    level: int, channel: str, comment: str, secret: str | None) -> Answer:

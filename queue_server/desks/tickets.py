@@ -18,7 +18,7 @@ from queue_server.answer import answer as _answer
 from queue_server.desks import DeskBase
 from queue_server.engine.decision import Decision, Issued
 from queue_server.engine.engine import QueueEngine
-from queue_server.engine.errors import QueueError
+from queue_server.engine.errors import QueueError, forbidden
 from queue_server.engine.state import Ticket, TicketState
 from queue_server.views import queue_view, ticket_view, window_view
 
@@ -26,10 +26,6 @@ TICKET_ACTIONS = ("call", *sorted(QueueEngine.ACTIONS))  # the one list the rout
 KIOSK_ACTIONS = frozenset({"requeue", "cancel", "printed", "print_failed"})
 LIST_LIMIT = 200
 LIST_LIMIT_MAX = 1000
-
-
-def _refused(zh: str, en: str) -> QueueError:
-    return QueueError("forbidden", zh, en, 403)
 
 
 
@@ -92,7 +88,7 @@ class TicketDesk(DeskBase):
             return window
         if node.role is NodeRole.WINDOW:
             if window is not None and window != node.window:
-                raise _refused(f"本终端属于 {node.window} 号窗口，不能操作 {window} 号窗口",
+                raise forbidden(f"本终端属于 {node.window} 号窗口，不能操作 {window} 号窗口",
                                f"this node belongs to window {node.window}, not window {window}")
             free_to_take = action in ("call", "requeue") or (action == "transfer" and ticket.state is
                                                              TicketState.WAITING)
@@ -100,17 +96,17 @@ class TicketDesk(DeskBase):
                 where_zh = f"由 {ticket.window} 号窗口办理" if ticket.window else "不在本窗口"
                 where_en = f"is at window {ticket.window}" if ticket.window else f"is {ticket.state.value}, not at " \
                                                                                   "your window"
-                raise _refused(f"{ticket.number} 号{where_zh}，本窗口不能操作",
+                raise forbidden(f"{ticket.number} 号{where_zh}，本窗口不能操作",
                                f"ticket {ticket.number} {where_en}; window {node.window} cannot {action} it")
             return node.window
         if node.role is NodeRole.KIOSK and action in KIOSK_ACTIONS:
             if action in ("printed", "print_failed") and ticket.issued_by != node.name:
-                raise _refused("只有出票的取号机可以报告打印结果",
+                raise forbidden("只有出票的取号机可以报告打印结果",
                                f"only the kiosk that issued ticket {ticket.number} reports its printing")
             if action == "cancel" and ticket.state is not TicketState.WAITING:
-                raise _refused("取号机只能取消等候中的号", "a kiosk may only cancel a waiting ticket")
+                raise forbidden("取号机只能取消等候中的号", "a kiosk may only cancel a waiting ticket")
             return None
-        raise _refused(f"「{node.role.value}」角色不能执行此操作", f"role {node.role.value} may not {action} a ticket")
+        raise forbidden(f"「{node.role.value}」角色不能执行此操作", f"role {node.role.value} may not {action} a ticket")
 
     async def window_command(self, node: Node, verb: str, window: int, reason: str = "") -> Answer:
         """pause (with a reason), resume or sign-out; answers the window's state."""

@@ -27,6 +27,11 @@ class QueueError(Exception):
         return body
 
 
+def forbidden(message_zh: str, message_en: str) -> QueueError:
+    """This node (its role, its window) may not do that: 403, the one shape of every authority refusal."""
+    return QueueError("forbidden", message_zh, message_en, 403)
+
+
 def not_found(what_zh: str, what_en: str, code: str = "not_found") -> QueueError:
     return QueueError(code, f"{what_zh}不存在", f"{what_en} does not exist", 404)
 
