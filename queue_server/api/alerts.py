@@ -10,8 +10,8 @@ from config.model import NodeRole
 from queue_server.api.auth import require
 from queue_server.api.errors import Fields, bad_request, read_json
 from queue_server.api.routes import _json, _retry_identity, _service
-from queue_server.api.schema import ERROR as _ERROR
 from queue_server.api.schema import IDEMPOTENCY as _IDEMPOTENCY
+from queue_server.api.schema import errors
 from queue_server.api.schema import resp as _resp
 from queue_server.engine.alerts import ALERT_STATES
 from queue_server.keys import AUTH
@@ -60,10 +60,10 @@ _ALERT: dict[str, Any] = {"type": "object", "required": ["id", "kind", "subject"
 _ALERT_ID = {"name": "alert_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-_ERRORS = {str(code): _resp(text, _ERROR) for code, text in (
+_ERRORS = errors(
     (400, "malformed request"), (401, "no or unknown bearer token"), (403, "role not allowed"),
     (404, "no such alert"), (409, "the alert is resolved or closed"), (422, "a close without a note"),
-    (503, "event log unavailable"))}
+    (503, "event log unavailable"))
 
 OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("get", "/api/v1/alerts", {

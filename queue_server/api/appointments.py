@@ -15,9 +15,9 @@ from config.model import NodeRole
 from queue_server.api.auth import require
 from queue_server.api.errors import Fields, bad_request, read_json
 from queue_server.api.routes import _HOLDER_KEY, _json, _retry_identity, _service
-from queue_server.api.schema import ERROR as _ERROR
 from queue_server.api.schema import IDEMPOTENCY as _IDEMPOTENCY
 from queue_server.api.schema import body as _body
+from queue_server.api.schema import errors
 from queue_server.api.schema import resp as _resp
 from queue_server.engine.appointments import AppointmentState
 from queue_server.keys import AUTH
@@ -155,10 +155,10 @@ _CHECKED_IN = {"type": "object", "description": "the ticket (fields of Ticket) w
                               "appointment": APPOINTMENT, "existing": {"type": "boolean"}}}
 
 
-_ERRORS = {str(code): _resp(text, _ERROR) for code, text in (
+_ERRORS = errors(
     (400, "malformed request"), (401, "no or unknown bearer token"), (403, "role not allowed"),
     (404, "unknown service or appointment"), (409, "refused by the booking or check-in rules"),
-    (422, "invalid value"), (503, "event log unavailable"))}
+    (422, "invalid value"), (503, "event log unavailable"))
 _ID = {"name": "appointment_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _CHECK_IN_DOC = ("201 with the appointment ticket (priority appointment), 200 with the same ticket when checked in "
                  "before. Accepted from checkin_early_minutes before the slot start until checkin_late_minutes after "

@@ -12,7 +12,7 @@ from config.model import NodeRole
 from queue_server.api.auth import require
 from queue_server.api.errors import bad_request
 from queue_server.api.routes import _json, _service
-from queue_server.api.schema import ERROR as _ERROR
+from queue_server.api.schema import errors
 from queue_server.api.schema import query as _q
 from queue_server.api.schema import resp as _resp
 from queue_server.desks.audit import AuditFilter
@@ -82,9 +82,9 @@ _ENTRY = {"type": "object", "required": ["id", "type", "at", "node", "staff", "d
     "data": {"type": "object", "description": "the event's payload, without holder_key or any secret"}}}
 
 
-_ERRORS = {str(code): _resp(text, _ERROR) for code, text in (
+_ERRORS = errors(
     (400, "malformed query"), (401, "no or unknown bearer token"), (403, "role or window not allowed"),
-    (404, "unknown ticket"), (503, "event log unavailable"))}
+    (404, "unknown ticket"), (503, "event log unavailable"))
 
 OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("get", "/api/v1/tickets/{ticket_id}/history", {

@@ -11,7 +11,7 @@ from devices.state import DeviceState
 from queue_server.api.auth import require
 from queue_server.api.errors import Fields, bad_request, read_json
 from queue_server.api.routes import _json, _retry_identity, _service
-from queue_server.api.schema import ERROR as _ERROR
+from queue_server.api.schema import errors
 from queue_server.api.schema import resp as _resp
 from queue_server.engine.errors import forbidden
 from queue_server.engine.nodes import DeviceReport
@@ -79,9 +79,9 @@ _NODE = {"type": "object", "required": ["node", "role", "last_seen", "online", "
     "devices": {"type": "array", "items": _DEVICE}}}
 
 
-_ERRORS = {str(code): _resp(text, _ERROR) for code, text in (
+_ERRORS = errors(
     (400, "malformed request"), (401, "no or unknown bearer token"), (403, "another node, or role not allowed"),
-    (503, "event log unavailable"))}
+    (503, "event log unavailable"))
 
 OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("post", "/api/v1/nodes/{node}/health", {

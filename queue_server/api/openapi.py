@@ -14,6 +14,7 @@ from queue_server.api.ratings import OPERATIONS as RATING_OPERATIONS
 from queue_server.api.schema import ERROR as _ERROR
 from queue_server.api.schema import IDEMPOTENCY as _IDEMPOTENCY
 from queue_server.api.schema import body as _body
+from queue_server.api.schema import errors
 from queue_server.api.schema import resp as _resp
 from queue_server.api.stats import OPERATIONS as STATS_OPERATIONS
 from queue_server.desks.tickets import TICKET_ACTIONS
@@ -22,10 +23,10 @@ _TICKET = {"$ref": "#/components/schemas/Ticket"}
 _WINDOW = {"$ref": "#/components/schemas/WindowState"}
 
 
-_ERRORS = {str(code): _resp(text, _ERROR) for code, text in (
+_ERRORS = errors(
     (400, "malformed request"), (401, "no or unknown bearer token"), (403, "role or window not allowed"),
     (404, "unknown ticket, window, service or empty queue"), (409, "refused by the queue rules"),
-    (413, "body too large"), (422, "invalid value"), (503, "event log unavailable"))}
+    (413, "body too large"), (422, "invalid value"), (503, "event log unavailable"))
 
 _TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _WINDOW_NO = {"name": "window", "in": "path", "required": True, "schema": {"type": "integer"}}

@@ -15,8 +15,8 @@ from config.model import Node, NodeRole
 from queue_server.api.auth import require
 from queue_server.api.errors import Fields, bad_request, checked_text, read_json
 from queue_server.api.routes import _retry_identity
-from queue_server.api.schema import ERROR as _ERROR
 from queue_server.api.schema import IDEMPOTENCY as _IDEMPOTENCY
+from queue_server.api.schema import errors
 from queue_server.api.status_page import render_rating_answer
 from queue_server.desks.ratings import EXPORT_COLUMNS, EXPORT_DOC, EXPORT_MAX_DAYS
 from queue_server.engine.errors import QueueError
@@ -111,10 +111,10 @@ async def export(request: web.Request) -> web.Response:
         "Content-Disposition": f'attachment; filename="ratings-{first}-{last}.{extension}"'})
 
 
-_ERRORS = {str(code): {"description": text, "content": {"application/json": {"schema": _ERROR}}} for code, text in (
+_ERRORS = errors(
     (400, "malformed request"), (401, "unknown bearer token"), (403, "role, window or link not allowed"),
     (404, "unknown ticket"), (409, "not_finished, already_rated or rating_expired"), (422, "invalid value"),
-    (503, "event log unavailable"))}
+    (503, "event log unavailable"))
 _DAY = {"type": "string", "format": "date"}
 FOLLOWUP_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["id", "ticket", "level", "state", "opened_at", "deadline"],

@@ -18,7 +18,7 @@ from config.model import NodeRole
 from queue_server.answer import Answer
 from queue_server.api.auth import require
 from queue_server.api.errors import bad_request
-from queue_server.api.schema import ERROR as _ERROR
+from queue_server.api.schema import errors
 from queue_server.engine.figures import SCOPES
 from queue_server.keys import AUTH, SERVICE
 from queue_server.stats.report import MAX_RANGE_DAYS
@@ -98,9 +98,7 @@ _ROW = {
         "handling_s": {**_DURATION, "description": "start (or the call, if never started) → finish"},
     },
 }
-_ERRORS = {"400": {"description": "bad scope or day", "content": {"application/json": {"schema": _ERROR}}},
-           "401": {"description": "no or unknown token", "content": {"application/json": {"schema": _ERROR}}},
-           "403": {"description": "role may not read stats", "content": {"application/json": {"schema": _ERROR}}}}
+_ERRORS = errors((400, "bad scope or day"), (401, "no or unknown token"), (403, "role may not read stats"))
 
 OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
     ("get", "/api/v1/stats", {

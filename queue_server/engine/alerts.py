@@ -53,6 +53,7 @@ from queue_server.engine.commands import CommandBase, command
 from queue_server.engine.domains import Domain
 from queue_server.engine.errors import QueueError
 from queue_server.engine.events import Event
+from queue_server.engine.ratings import BAD_LEVELS
 from queue_server.engine.state import TicketState
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ class AlertBoard(Domain):
                     if alert is not None and alert.resolved_at is not None:
                         del self.alerts[alert_id]
         elif type_ == ev.RATING_GIVEN:
-            if d["level"] <= 2:
+            if d["level"] in BAD_LEVELS:
                 figures = {k: d.get(k) for k in ("ticket", "number", "level", "channel", "service", "department",
                                                  "window", "staff")}
                 watch.bad[d["ticket"]] = ("critical" if d["level"] == 1 else "warning", figures)

@@ -54,9 +54,6 @@ class AppointmentState(StrEnum):
     NO_SHOW = "no_show"
 
 
-OPEN_BOOKING = frozenset({AppointmentState.BOOKED, AppointmentState.CHECKED_IN})
-
-
 @dataclass(slots=True)
 class Appointment:
     """One booking; ``holder_key`` is the HMAC of the ID number, ``holder_masked`` the masked name."""

@@ -74,9 +74,6 @@ class Event:
                 "at_iso": dt.datetime.fromtimestamp(self.at, dt.UTC).isoformat().replace("+00:00", "Z"),
                 "node": self.node, "staff": self.staff, "data": self.data}
 
-    def to_json(self) -> str:
-        return json.dumps(self.as_dict(), ensure_ascii=False, separators=(",", ":"))
-
     def data_json(self) -> str:
         """The payload as the log stores it, encoded once (the engine checks it before applying)."""
         cached: str | None = self.__dict__.get("_data_json")

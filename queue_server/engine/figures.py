@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from queue_server.engine import events as ev
 from queue_server.engine.domains import Domain
 from queue_server.engine.events import Event
+from queue_server.engine.ratings import SATISFIED_LEVELS
 
 if TYPE_CHECKING:
     from queue_server.engine.picture import HallPicture
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
 SCOPES = ("hall", "department", "service", "window", "staff")
 DAYS_KEPT = 400  # closed days whose summaries stay for range reports
 RATING_DAYS_KEPT = 90  # how long a rating can still be overturned into its day's figures
-GOOD_LEVELS = (3, 4, 5)  # 基本满意, 满意, 非常满意
 Key = tuple[str, str]  # (scope, code): ("hall", ""), ("service", "A01"), ("window", "3") …
 HALL: Key = ("hall", "")
 
@@ -112,7 +112,7 @@ class Tally:
         """The row's fields of the stats API (the current ones, from the picture, are added by the caller)."""
         rated = sum(self.ratings)
         counted = rated - sum(self.overturned)
-        good = sum(self.ratings[lv - 1] - self.overturned[lv - 1] for lv in GOOD_LEVELS)
+        good = sum(self.ratings[lv - 1] - self.overturned[lv - 1] for lv in SATISFIED_LEVELS)
         base = self.reached - self.handed_on
         return {
             "issued": self.issued, "called": self.called, "finished": self.finished, "skipped": self.skipped,
