@@ -221,6 +221,7 @@ class IdCardReader(Device):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         pulled: CardPulled | None = None
+        answered = False  # the reader answered a poll ("no card", select failed): it is there, only no card
 
         async def attempt() -> IdCardRecord:
             await self._transact(COMMANDS["find"])
@@ -240,21 +241,23 @@ class IdCardReader(Device):
             except CardPulled as err:
                 pulled = err
             except (NoCardOnReader, CardSelectFailed):
-                pass
+                answered = True
             except TimeoutError as err:  # the read's deadline, not the reader's own timeout: no device fault
-                raise self._cut(timeout_s, pulled) from err
+                raise self._cut(timeout_s, pulled, answered) from err
             else:
                 log.info("%s read a card: %s", self.describe(), record)
                 return record
             if loop.time() + self.poll_interval_s >= deadline:
-                if pulled is not None:
-                    raise pulled
-                raise NoCardOnReader(f"{self.describe()}: no card was read within {timeout_s:g} s; ask the "
-                                     "citizen to place the card flat on the reader", code=0x80)
+                raise pulled or self._no_card(timeout_s)
             await asyncio.sleep(self.poll_interval_s)
 
-    def _cut(self, timeout_s: float, pulled: CardPulled | None) -> DeviceError:
-        """The error for a read whose deadline cut the exchange in flight, in words that fit what was cut."""
+    def _no_card(self, timeout_s: float) -> NoCardOnReader:
+        return NoCardOnReader(f"{self.describe()}: no card was read within {timeout_s:g} s; ask the citizen to "
+                              "place the card flat on the reader", code=0x80)
+
+    def _cut(self, timeout_s: float, pulled: CardPulled | None, answered: bool) -> DeviceError:
+        """The error for a read whose deadline cut the exchange in flight, in words that fit what was cut: a
+        card pulled mid-answer, else what earlier polls said (pulled, or no card), else a reader that is silent."""
         command, parser = self._in_flight or (None, None)
         self._in_flight = None
         if command is not None and command.is_card_read and parser is not None and parser.in_frame:
@@ -263,6 +266,8 @@ class IdCardReader(Device):
                               "the card still on the reader", code=0x41)
         if pulled is not None:
             return pulled
+        if answered:
+            return self._no_card(timeout_s)
         step = command.name if command is not None else "the reader (busy or reconnecting)"
         return DeviceTimeout(f"{self.describe()}: no card was read within {timeout_s:g} s: {step} had no answer "
                              "yet when the time was up; if this repeats, check the cable, the power and the baud "

@@ -285,3 +285,14 @@ async def test_read_of_a_slow_reader_ends_at_its_deadline(scheme):
             await reader.read(timeout_s=1.0)
         assert loop.time() - started <= 1.0 + DEADLINE_SLACK_S
         assert reader.last_status.state is DeviceState.READY  # a read cut by its deadline is no device fault
+
+
+async def test_a_deadline_that_cuts_a_poll_after_no_card_answers_says_no_card(scheme):
+    """The reader kept answering "no card"; the deadline then fell while the next poll was on the wire. That is
+    no card within the time (the citizen's cue), not a silent reader (the technician's): seen in CI under load."""
+    async with reader_for(scheme, timeout_s=1.0) as (reader, sim):  # SLOW answers 0.4 s late
+        sim.remove_card()
+        sim.inject(Fault.SLOW)
+        with pytest.raises(NoCardOnReader, match="place the card flat"):
+            await reader.read(timeout_s=1.0)
+        assert reader.last_status.state is DeviceState.READY
