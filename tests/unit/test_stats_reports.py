@@ -43,7 +43,7 @@ def test_histogram_equals_a_count_value_by_value(values: list[int]) -> None:
     for edges in (WAIT_EDGES_S, HANDLING_EDGES_S):
         got = histogram(sorted(values), edges)
         assert got == buckets(values, edges)
-        assert sum(b["count"] for b in got) == len(values) and got[-1]["upto_s"] is None
+        assert sum(int(b["count"] or 0) for b in got) == len(values) and got[-1]["upto_s"] is None
 
 
 def busy_day(rec: Recorder, day: str, rng: random.Random, tickets: int = 30) -> None:
