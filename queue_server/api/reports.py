@@ -29,6 +29,7 @@ from queue_server.stats.reports import BYS, PERIODS
 
 routes = web.RouteTableDef()
 FORMATS = ("json", "csv", "xlsx")
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(9998, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,11 @@ def _choice(request: web.Request, name: str, allowed: tuple[str, ...], default: 
 
 def _report_query(request: web.Request) -> ReportQuery:
     require(request.app[AUTH].node(request), NodeRole.MANAGER)
-    return ReportQuery(_choice(request, "period", PERIODS, "day", "统计周期"), day_param(request, "date"),
-                       _choice(request, "by", BYS, "hour", "分组方式"))
+    period = _choice(request, "period", PERIODS, "day", "统计周期")
+    day = day_param(request, "date")
+    if day is not None and not FIRST_DAY <= day <= LAST_DAY:  # a period of year 9999 would end past the calendar
+        raise bad_request(f"date must be from {FIRST_DAY} to {LAST_DAY}", "日期超出范围", "invalid_day", "date")
+    return ReportQuery(period, day, _choice(request, "by", BYS, "hour", "分组方式"))
 
 
 async def _report(request: web.Request, q: ReportQuery) -> dict[str, Any]:

@@ -142,6 +142,7 @@ async def test_bad_parameters_and_roles_are_refused(server: ServerProcess) -> No
     async with aiohttp.ClientSession() as session:
         cases = [({"period": "quarter"}, "invalid_period", "period"), ({"date": "2026-13-01"}, "invalid_day", "date"),
                  ({"date": "yesterday"}, "invalid_day", "date"), ({"by": "floor"}, "invalid_by", "by"),
+                 ({"period": "month", "date": "9999-12-31"}, "invalid_day", "date"),
                  ({"format": "pdf"}, "invalid_format", "format")]
         for params, code, field in cases:
             body = await get(session, server, "/api/v1/reports", manager(), 400, **params)
