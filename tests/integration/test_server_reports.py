@@ -16,6 +16,7 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.integration.server_support import ServerProcess, display, error_code, kiosk, manager, sign_in, window
+from tests.integration.test_server_stats import get, post
 
 BYS_SCOPES = {"service": "service", "department": "department", "window": "window", "staff": "staff"}
 
@@ -24,20 +25,6 @@ BYS_SCOPES = {"service": "service", "department": "department", "window": "windo
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
     with ServerProcess(tmp_path / "data") as proc:
         yield proc
-
-
-async def post(session: aiohttp.ClientSession, server: ServerProcess, path: str, headers: dict[str, str],
-               body: dict[str, Any] | None = None, status: int = 200) -> dict[str, Any]:
-    async with session.post(server.url + path, headers=headers, json=body or {}) as answer:
-        assert answer.status == status, await answer.text()
-        return await answer.json()
-
-
-async def get(session: aiohttp.ClientSession, server: ServerProcess, path: str, headers: dict[str, str],
-              status: int = 200, **params: str) -> Any:
-    async with session.get(server.url + path, headers=headers, params=params) as answer:
-        assert answer.status == status, await answer.text()
-        return await answer.json()
 
 
 async def download(session: aiohttp.ClientSession, server: ServerProcess, **params: str) -> tuple[bytes, Any]:
