@@ -17,8 +17,8 @@ _TITLES = {"wait": "等候时间（分钟，柱为中位数，竖线为 P90）",
 _BY = {"hour": "按时段", "service": "按事项", "department": "按部门", "window": "按窗口", "staff": "按工作人员"}
 _PERIOD = {"day": "日报", "week": "周报", "month": "月报", "year": "年报"}
 FONT = "Noto Sans CJK SC, WenQuanYi Zen Hei, Microsoft YaHei, sans-serif"
-WIDTH, LABEL_W, BAR_H, GAP, TOP = 900, 240, 22, 10, 64
-_PLOT_W = WIDTH - LABEL_W - 90
+WIDTH, LABEL_W, BAR_H, GAP, TOP = 960, 240, 22, 10, 64
+_PLOT_W = WIDTH - LABEL_W - 180  # room for the value and its p90 after the longest bar
 
 
 def _value(row: dict[str, Any], metric: str) -> tuple[float | None, float | None]:
@@ -67,6 +67,8 @@ def chart_svg(report: dict[str, Any], metric: str, hall_name: str = "") -> str:
                                         "stroke": "#c0392b", "stroke-width": "3", "class": "p90",
                                         "data-key": str(row["key"]), "data-value": f"{tick:.4f}"})
         shown = "无数据" if value is None else _shown(value, metric)
+        if tick is not None:
+            shown += f"（P90 {tick:.1f}）"
         _text(svg, LABEL_W + max(width, tick * scale if tick else 0.0) + 8, y + BAR_H - 6, shown,
               **{"class": "value"})
     return ET.tostring(svg, encoding="unicode", xml_declaration=True)
