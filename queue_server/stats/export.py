@@ -13,6 +13,7 @@ import io
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from queue_server.engine.figures import HANDLING_EDGES_S, WAIT_EDGES_S
@@ -37,6 +38,7 @@ def _durations_titles(zh: str, en: str, edges: tuple[int, ...]) -> list[str]:
             *_bucket_titles(zh, en, edges)]
 
 
+_RATE_COLUMNS = (3, 4)  # 办结率, 满意率
 HEADER = ["键 (key)", "名称 (label)", "办件量 (handled)", "办结率 (completion rate)", "满意率 (satisfaction)",
           *_durations_titles("等候", "wait", WAIT_EDGES_S), *_durations_titles("办理", "handling", HANDLING_EDGES_S)]
 
@@ -72,11 +74,20 @@ def to_csv(report: dict[str, Any]) -> bytes:
 
 
 def to_xlsx(report: dict[str, Any]) -> bytes:
-    """The report as an XLSX workbook of one sheet (numbers as numbers, nulls as empty cells)."""
+    """The report as an XLSX workbook of one sheet (numbers as numbers, rates shown as per cent, nulls empty)."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title=f"{report['period']} {report['from']}")
-    for line in table(report):
-        sheet.append([_safe(cell) for cell in line])
+    sheet.freeze_panes = "C2"  # the header and the names stay in view
+    sheet.column_dimensions["B"].width = 24
+    header, *lines = table(report)
+    sheet.append(header)
+    for line in lines:
+        cells: list[Any] = [_safe(cell) for cell in line]
+        for column in _RATE_COLUMNS:
+            cell = WriteOnlyCell(sheet, value=cells[column])
+            cell.number_format = "0.0%"
+            cells[column] = cell
+        sheet.append(cells)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

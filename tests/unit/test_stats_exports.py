@@ -73,6 +73,8 @@ def test_text_a_spreadsheet_would_run_is_defused() -> None:
     book = load_workbook(io.BytesIO(to_xlsx(report)))
     assert book.active is not None and book.active["B2"].value == "'=HYPERLINK(\"x\")"
     assert book.active["B2"].data_type == "s"
+    assert book.active["D2"].number_format == book.active["E5"].number_format == "0.0%"  # rates read as per cent
+    assert book.active.freeze_panes == "C2"
 
 
 def test_the_download_is_named_after_the_period() -> None:
