@@ -8,7 +8,9 @@
 - Over HTTP: the month's events written with SqliteStore, the real server (bench_stats' ``--serve`` on a
   clock set to 2026-12-01 09:00) replays them, then one client sends sequential GETs: the report as JSON and
   as XLSX by service and by hour, and the baseline GET /api/v1/stats?scope=service&from=&to= of the month.
-Run: .venv/bin/python benchmarks/bench_reports.py [--runs 5] [--requests 30]
+- ``--replay``: only the figures' own cost on replay (a fresh ``Figures`` observing bench_stats' 20,000-ticket
+  day with ratings), to compare two trees: run it from each with ``PYTHONPATH=<tree>``, alternating.
+Run: .venv/bin/python benchmarks/bench_reports.py [--runs 5] [--requests 30] [--replay]
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gc
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,9 +35,8 @@ from queue_server.engine import events as ev
 from queue_server.engine.engine import QueueEngine
 from queue_server.engine.errors import QueueError
 from queue_server.engine.events import Event
-from queue_server.stats.export import to_xlsx
+from queue_server.engine.figures import Figures
 from queue_server.stats.report import days_between, stats_rows
-from queue_server.stats.reports import BYS, report_body
 
 FIRST, LAST, DATE = "2026-11-01", "2026-11-30", "2026-11-15"
 TICKETS = 5_000
@@ -69,6 +71,9 @@ def timed(fn: Callable[[], object], runs: int) -> float:
 
 
 def in_process(engine: QueueEngine, runs: int) -> dict[str, float]:
+    from queue_server.stats.export import to_xlsx  # here, so --replay also runs against a tree without reports
+    from queue_server.stats.reports import BYS, report_body
+
     day = dt.date.fromisoformat(DATE)
     now = at("09:00", "2026-12-01")
     def report_json(by: str) -> Callable[[], object]:
@@ -123,13 +128,35 @@ def over_http(events: list[Event], tmp: Path, count: int) -> dict[str, tuple[flo
     return out
 
 
+def figures_replay(hall: Any, runs: int) -> list[float]:
+    """Milliseconds for a fresh Figures to observe the 20,000-ticket day, per run."""
+    events = bench_stats.simulate(bench_stats.engine_for(hall, ratings=True), 20_000, "2026-11-23", rate_every=3)
+    times = []
+    for _ in range(runs):
+        figures = Figures(QueueEngine(hall))
+        gc.disable()
+        t0 = time.perf_counter()
+        for e in events:
+            if figures.observes(e.type):
+                figures.observe(e)
+        times.append((time.perf_counter() - t0) * 1000)
+        gc.enable()
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--replay", action="store_true")
     args = parser.parse_args()
     hall = load_hall(ALLDAY)
     print(machine())
+    if args.replay:
+        times = figures_replay(hall, args.runs)
+        print(f"figures alone, 20,000-ticket day: median {median(times):.0f} ms, fastest {min(times):.0f} ms "
+              f"{[round(t) for t in times]}")
+        return
     t0 = time.perf_counter()
     engine, events = build_month(hall)
     print(f"month built: {len(events):,} events in {time.perf_counter() - t0:.0f} s")
