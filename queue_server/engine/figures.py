@@ -12,7 +12,7 @@ its ticket was issued, so "wait by hour" is the wait of the citizens who came at
 handed on). A no-show, and a rating of a matter not issued today, count in the hour they happened.
 
 What each figure counts (credited to the business day current when the event happened):
-- ``issued``: tickets issued (hall, department, service; a window or staff row has 0).
+- ``issued``: tickets issued (hall, department, service, hour; a window or staff row has 0).
 - ``called``: call events (``ticket.called``; recalls are not calls), credited to the window and staff
   that called and to the ticket's service then.
 - ``finished`` (办件量): matters finished, credited to the window, staff and service that finished them.
