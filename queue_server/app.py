@@ -25,6 +25,7 @@ from queue_server.api.errors import error_middleware, text_middleware
 from queue_server.api.nodes import routes as node_routes
 from queue_server.api.openapi import openapi_document
 from queue_server.api.ratings import routes as rating_routes
+from queue_server.api.reports import routes as report_routes
 from queue_server.api.routes import routes
 from queue_server.api.stats import routes as stats_routes
 from queue_server.draining import DrainingConnections
@@ -72,6 +73,7 @@ def create_app(hall: Hall, *, data_dir: str | Path | None = None, store: EventSt
     app.add_routes(case_routes)
     app.add_routes(appointment_routes)
     app.add_routes(stats_routes)
+    app.add_routes(report_routes)
     app.add_routes(alert_routes)
     app.add_routes(node_routes)
     app.add_routes(audit_routes)

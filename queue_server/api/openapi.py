@@ -11,6 +11,7 @@ from queue_server.api.audit import OPERATIONS as AUDIT_OPERATIONS
 from queue_server.api.cases import OPERATIONS as CASE_OPERATIONS
 from queue_server.api.nodes import OPERATIONS as NODE_OPERATIONS
 from queue_server.api.ratings import OPERATIONS as RATING_OPERATIONS
+from queue_server.api.reports import OPERATIONS as REPORT_OPERATIONS
 from queue_server.api.schema import ERROR as _ERROR
 from queue_server.api.schema import IDEMPOTENCY as _IDEMPOTENCY
 from queue_server.api.schema import body as _body
@@ -121,6 +122,7 @@ OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 OPERATIONS += RATING_OPERATIONS + CASE_OPERATIONS
 OPERATIONS += STATS_OPERATIONS
+OPERATIONS += REPORT_OPERATIONS
 
 
 OPERATIONS += ALERT_OPERATIONS

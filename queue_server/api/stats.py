@@ -30,7 +30,8 @@ def _json(answer: Answer) -> web.Response:
     return web.Response(status=answer.status, text=answer.body, content_type="application/json")
 
 
-def _day(request: web.Request, name: str) -> dt.date | None:
+def day_param(request: web.Request, name: str) -> dt.date | None:
+    """The query parameter ``name`` as a day (None when absent), or a 400 ``invalid_day`` naming it."""
     text = request.query.get(name)
     if not text:
         return None
@@ -50,7 +51,7 @@ async def stats(request: web.Request) -> web.Response:
     scope = request.query.get("scope", "hall")
     if scope not in SCOPES:
         raise bad_request(f"scope must be one of {', '.join(SCOPES)}", "统计范围无效", "invalid_scope", "scope")
-    first, last = _day(request, "from"), _day(request, "to")
+    first, last = day_param(request, "from"), day_param(request, "to")
     service = request.app[SERVICE]
     today = dt.date.fromisoformat(service.engine.day or service.engine.calendar.day_of(service.clock()))
     start = first or last or today  # to alone: that day; from alone: from that day to today

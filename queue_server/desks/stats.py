@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from typing import Any
 
 from config.model import Node, NodeRole
 from queue_server.answer import Answer, dumps
@@ -11,6 +13,7 @@ from queue_server.desks import DeskBase
 from queue_server.engine.figures import Key
 from queue_server.stats.feed import StatsFeed
 from queue_server.stats.report import days_between, live_view, stats_rows
+from queue_server.stats.reports import report_body
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,13 @@ class StatsDesk(DeskBase):
             return _answer({"scope": scope, "from": start, "to": end, "rows": rows})
 
         return await self.read(present)
+
+    async def report(self, period: str, day: dt.date | None, by: str) -> dict[str, Any]:
+        """A manager's report of the period holding ``day`` (default: today), sent once what it shows is durable."""
+        today = self.engine.day or self.engine.calendar.day_of(self.clock())
+        body = report_body(self.engine, period, day or dt.date.fromisoformat(today), by)
+        await self._durable(self.engine.last_event_id)
+        return body
 
     def _live_body(self) -> tuple[float, str]:
         """The live view as JSON text, built at most once per event id and second (many screens, one build)."""

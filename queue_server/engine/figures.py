@@ -1,12 +1,18 @@
 """Figures (办件量 / 办结率 / 满意率 …) kept as events are applied, so a report never scans the day or the log.
 
-``Figures`` is a domain that only observes: every event updates at most five tallies (the hall, the
-department, the service, the window and the staff member it is credited to), O(1) per event. A day's
+``Figures`` is a domain that only observes: every event updates at most six tallies (the hall, the
+department, the service, the window, the staff member it is credited to and the hour of day), O(1) per event. A day's
 tallies are frozen into ``closed`` when the day rolls over (``day.rolled``) and kept ``DAYS_KEPT`` days,
 so a month report merges 30 summaries instead of replaying a month. Everything is rebuilt by replay.
 
+The hour of day (row key ``("hour", "09")``, the hall's time zone) is the matter's: every figure of a ticket
+(issued, called, finished, skipped, cancelled, transferred, its wait, handling and rating) counts in the hour
+its ticket was issued, so "wait by hour" is the wait of the citizens who came at that hour and the hour's
+办结率 stays a share of its own matters. A transfer keeps the matter in its hour (as in the hall: nothing is
+handed on). A no-show, and a rating of a matter not issued today, count in the hour they happened.
+
 What each figure counts (credited to the business day current when the event happened):
-- ``issued``: tickets issued (hall, department, service; a window or staff row has 0).
+- ``issued``: tickets issued (hall, department, service, hour; a window or staff row has 0).
 - ``called``: call events (``ticket.called``; recalls are not calls), credited to the window and staff
   that called and to the ticket's service then.
 - ``finished`` (办件量): matters finished, credited to the window, staff and service that finished them.
@@ -28,17 +34,20 @@ What each figure counts (credited to the business day current when the event hap
 - ``wait_s``: issue → first call (once per matter, credited where it was first called); ``handling_s``:
   start → finish (from the call when the matter was finished without a start), where it was finished.
   Durations are whole seconds, clamped at 0 when the clock stepped back. Percentiles are exact, by nearest
-  rank (p-th = the ⌈p/100·n⌉-th smallest), for one day or a range (the days' lists merged).
+  rank (p-th = the ⌈p/100·n⌉-th smallest), for one day or a range (the days' lists merged). Histograms
+  (``histogram``) count the durations in fixed buckets, ``WAIT_EDGES_S`` / ``HANDLING_EDGES_S``: a bucket
+  holds the values above the previous edge up to and including its own, the last (``upto_s`` null) the rest;
+  read from the same sorted lists by bisection, so they cost per bucket, not per ticket.
 
-Memory: a day keeps each duration once per row it is credited to (5 rows × 2 durations × 4 bytes), about
-400 KB per 10,000 tickets; the same is kept per closed day, so 400 days of 5,000 tickets are ~80 MB, and
-of 1,000 tickets ~16 MB.
+Memory: a day keeps each duration once per row it is credited to (6 rows × 2 durations × 4 bytes), about
+480 KB per 10,000 tickets; the same is kept per closed day, so 400 days of 5,000 tickets are ~96 MB, and
+of 1,000 tickets ~19 MB.
 """
 
 from __future__ import annotations
 
 from array import array
-from bisect import insort
+from bisect import bisect_right, insort
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -56,6 +65,9 @@ DAYS_KEPT = 400  # closed days whose summaries stay for range reports
 RATING_DAYS_KEPT = 90  # how long a rating can still be overturned into its day's figures
 Key = tuple[str, str]  # (scope, code): ("hall", ""), ("service", "A01"), ("window", "3") …
 HALL: Key = ("hall", "")
+# Histogram bucket edges, whole seconds (inclusive upper edges; one more bucket holds what is above the last).
+WAIT_EDGES_S = (60, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200)
+HANDLING_EDGES_S = (60, 180, 300, 600, 900, 1200, 1800, 2700, 3600)
 
 
 class Tally:
@@ -144,12 +156,30 @@ def summary(ordered: array[int], total: int) -> dict[str, float | int | None]:
     return {"mean": round(total / n, 1) if n else None, "p50": percentile(ordered, 50), "p90": percentile(ordered, 90)}
 
 
+def histogram(ordered: array[int] | list[int], edges: tuple[int, ...]) -> list[dict[str, int | None]]:
+    """Counts of a sorted list per bucket: (previous edge, edge], and a last bucket above the last edge."""
+    out: list[dict[str, int | None]] = []
+    below = 0
+    for edge in edges:
+        upto = bisect_right(ordered, edge)
+        out.append({"upto_s": edge, "count": upto - below})
+        below = upto
+    out.append({"upto_s": None, "count": len(ordered) - below})
+    return out
+
+
+def hour_key(hour: int) -> Key:
+    """The row of an hour of day, ``("hour", "09")`` (two digits, so the keys sort as the hours)."""
+    return ("hour", f"{hour:02d}")
+
+
 @dataclass(slots=True)
 class _Track:
     """What the figures remember of one of today's matters (the picture has changed by the time we observe)."""
 
     service: str
     issued_at: float
+    hour: Key
     called: bool = False
     window: int | None = None
     staff: str = ""
@@ -173,12 +203,13 @@ class Figures(Domain):
     def __init__(self, picture: HallPicture) -> None:
         super().__init__(picture)
         self._department = {s.code: s.department for s in picture.hall.services}
+        self._calendar = picture.calendar
         self.day: str | None = None
         self.today: dict[Key, Tally] = {}
         self.closed: dict[str, dict[Key, Tally]] = {}  # ISO day → its rows, oldest first
         self._tracks: dict[str, _Track] = {}
         self._ratings: dict[str, _Rating] = {}  # ticket id → its rating (for an overturn)
-        self._cache: dict[tuple[str, int | None, str], tuple[list[Key], list[Tally]]] = {}  # today's rows by credit
+        self._cache: dict[tuple[str, Key, int | None, str], tuple[list[Key], list[Tally]]] = {}  # by credit
         self._observe: dict[str, Callable[[Event], None]] = {
             ev.DAY_ROLLED: self._day_rolled, ev.TICKET_ISSUED: self._issued, ev.TICKET_CALLED: self._called,
             ev.TICKET_STARTED: self._started, ev.TICKET_FINISHED: self._finished, ev.TICKET_SKIPPED: self._skipped,
@@ -202,7 +233,7 @@ class Figures(Domain):
         def rows(table: dict[Key, Tally]) -> dict[str, Any]:
             return {f"{s}:{c}": t.state() for (s, c), t in sorted(table.items())}
         return {"day": self.day, "today": rows(self.today), "closed": {d: rows(t) for d, t in self.closed.items()},
-                "tracks": {tid: (t.service, t.called, t.window, t.staff, t.handling_from, sorted(t.reached))
+                "tracks": {tid: (t.service, t.hour, t.called, t.window, t.staff, t.handling_from, sorted(t.reached))
                            for tid, t in self._tracks.items()},
                 "ratings": {tid: (r.day, r.level, r.keys, r.overturned) for tid, r in self._ratings.items()}}
 
@@ -225,17 +256,21 @@ class Figures(Domain):
             out.append(t)
         return out
 
-    def _credit(self, service: str, window: int | None = None, staff: str = "") -> tuple[list[Key], list[Tally]]:
-        """The keys and today's tallies an event of ``service`` at ``window`` by ``staff`` counts in (cached)."""
-        cached = self._cache.get((service, window, staff))
+    def _credit(self, service: str, hour: Key, window: int | None = None,
+                staff: str = "") -> tuple[list[Key], list[Tally]]:
+        """The keys and today's tallies an event of ``service`` in ``hour`` at ``window`` by ``staff`` counts in."""
+        cached = self._cache.get((service, hour, window, staff))
         if cached is None:
-            keys: list[Key] = [HALL, ("department", self._department.get(service, "")), ("service", service)]
+            keys: list[Key] = [HALL, ("department", self._department.get(service, "")), ("service", service), hour]
             if window is not None:
                 keys.append(("window", str(window)))
             if staff:
                 keys.append(("staff", staff))
-            cached = self._cache[(service, window, staff)] = (keys, self._rows(keys))
+            cached = self._cache[(service, hour, window, staff)] = (keys, self._rows(keys))
         return cached
+
+    def _hour(self, at: float) -> Key:
+        return hour_key(self._calendar.local(at).hour)
 
     def _day_rolled(self, e: Event) -> None:
         if self.day is not None:
@@ -252,8 +287,8 @@ class Figures(Domain):
 
     def _issued(self, e: Event) -> None:
         service = e.data["service"]
-        self._tracks[e.data["ticket"]] = _Track(service, e.at)
-        for t in self._credit(service)[1]:
+        track = self._tracks[e.data["ticket"]] = _Track(service, e.at, self._hour(e.at))
+        for t in self._credit(service, track.hour)[1]:
             t.issued += 1
 
     def _called(self, e: Event) -> None:
@@ -261,7 +296,7 @@ class Figures(Domain):
         if track is None:
             return
         track.window, track.staff, track.handling_from = e.data["window"], e.staff, e.at
-        keys, rows = self._credit(track.service, track.window, track.staff)
+        keys, rows = self._credit(track.service, track.hour, track.window, track.staff)
         for key, t in zip(keys, rows, strict=True):
             t.called += 1
             if key not in track.reached:
@@ -285,7 +320,7 @@ class Figures(Domain):
             return
         handling = max(0, round(e.at - track.handling_from)) if track.handling_from is not None else None
         # the staff the event names finished it (another may have signed in at the window since the call)
-        for t in self._credit(track.service, track.window, e.staff or track.staff)[1]:
+        for t in self._credit(track.service, track.hour, track.window, e.staff or track.staff)[1]:
             t.finished += 1
             if handling is not None:
                 insort(t.handling, handling)
@@ -294,7 +329,7 @@ class Figures(Domain):
     def _skipped(self, e: Event) -> None:
         track = self._tracks.get(e.data["ticket"])
         if track is not None:
-            for t in self._credit(track.service, track.window, track.staff)[1]:
+            for t in self._credit(track.service, track.hour, track.window, track.staff)[1]:
                 t.skipped += 1
 
     def _returned(self, e: Event) -> None:
@@ -308,7 +343,7 @@ class Figures(Domain):
             return
         to_service = e.data["to_service"]
         from_window = e.data.get("from_window")
-        left = [HALL]
+        left = [HALL, track.hour]  # the matter stays in the hall and in its hour: nothing handed on there
         if to_service != track.service:
             left.append(("service", track.service))
             if self._department.get(to_service) != self._department.get(track.service):
@@ -319,7 +354,7 @@ class Figures(Domain):
                 left.append(("staff", track.staff))
         for key, t in zip(left, self._rows(left), strict=True):
             t.transferred_out += 1
-            if key != HALL and key in track.reached:
+            if key not in (HALL, track.hour) and key in track.reached:
                 track.reached.discard(key)
                 t.handed_on += 1
         track.service, track.window, track.staff, track.handling_from = to_service, None, "", None
@@ -327,18 +362,19 @@ class Figures(Domain):
     def _cancelled(self, e: Event) -> None:
         track = self._tracks.get(e.data["ticket"])
         if track is not None:
-            for t in self._credit(track.service)[1]:
+            for t in self._credit(track.service, track.hour)[1]:
                 t.cancelled += 1
 
     def _no_show(self, e: Event) -> None:
-        for t in self._credit(e.data["service"])[1]:
+        for t in self._credit(e.data["service"], self._hour(e.at))[1]:
             t.no_show += 1
 
     def _rated(self, e: Event) -> None:
         d = e.data
         level = int(d["level"])
+        track = self._tracks.get(d["ticket"])
         keys: list[Key] = [HALL, ("department", d.get("department") or self._department.get(d["service"], "")),
-                           ("service", d["service"])]
+                           ("service", d["service"]), track.hour if track is not None else self._hour(e.at)]
         if d.get("window") is not None:
             keys.append(("window", str(d["window"])))
         if d.get("staff"):

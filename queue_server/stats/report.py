@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from queue_server.engine.engine import QueueEngine
-from queue_server.engine.figures import HALL, Key, Tally
+from queue_server.engine.figures import HALL, Key, Tally, hour_key
 from queue_server.engine.state import WaitingLine
 
 MAX_RANGE_DAYS = 400
@@ -25,11 +25,21 @@ def days_between(first: str, last: str) -> list[str]:
     return [(start + dt.timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
 
 
-def _row_keys(engine: QueueEngine, scope: str, seen: Iterable[Key]) -> list[Key]:
-    """Every configured row of the scope (zeros when quiet), plus staff ids seen in the figures."""
+def row_keys(engine: QueueEngine, scope: str, seen: Iterable[Key]) -> list[Key]:
+    """Every configured row of the scope (zeros when quiet), plus staff ids and hours seen in the figures.
+
+    Hours: each hour of the day from the earliest opening to the latest closing of any session, and any
+    other hour something happened in (a ticket issued at 08:55 by a manager), in order.
+    """
     hall = engine.hall
     if scope == "hall":
         return [HALL]
+    if scope == "hour":
+        spans = [*hall.hours.weekdays, *hall.hours.extended, *hall.hours.weekend,
+                 *(span for s in hall.services for span in s.hours)]
+        opening = {hour_key(h) for span in spans
+                   for h in range(span.start.hour, span.end.hour + (1 if span.end.minute else 0))}
+        return sorted(opening | {key for key in seen if key[0] == "hour"})
     if scope == "department":
         return [("department", d.code) for d in hall.departments]
     if scope == "service":
@@ -44,19 +54,28 @@ def _row_keys(engine: QueueEngine, scope: str, seen: Iterable[Key]) -> list[Key]
 def stats_rows(engine: QueueEngine, scope: str, days: list[str], now: float,
                only: set[Key] | None = None) -> list[dict[str, Any]]:
     """One row per key of ``scope`` over ``days`` (merged exactly), with the hall's current figures."""
-    figures = engine.figures
-    tables = [figures.rows(day) for day in days]
-    tables = [t for t in tables if t]
-    seen = {key for table in tables for key in table}
+    span = DaysTallies(engine, days)
     current = Current(engine, now)
     rows = []
-    for key in _row_keys(engine, scope, seen):
+    for key in row_keys(engine, scope, span.seen):
         if only is not None and key not in only:
             continue
-        parts = [table[key] for table in tables if key in table]
-        tally = Tally.merged(parts) if parts else Tally()
-        rows.append({**_key_field(engine, key), **tally.figures(), **current.of(key)})
+        rows.append({**_key_field(engine, key), **span.tally(key).figures(), **current.of(key)})
     return rows
+
+
+class DaysTallies:
+    """The kept tallies of a range of days, each row merged on demand (the cost is per row and day)."""
+
+    def __init__(self, engine: QueueEngine, days: list[str]) -> None:
+        tables = [engine.figures.rows(day) for day in days]
+        self.tables = [t for t in tables if t]
+        self.seen = {key for table in self.tables for key in table}
+
+    def tally(self, key: Key) -> Tally:
+        """The row over the range: the days' tallies merged exactly (an empty tally when it never counted)."""
+        parts = [table[key] for table in self.tables if key in table]
+        return Tally.merged(parts) if parts else Tally()
 
 
 def _key_field(engine: QueueEngine, key: Key) -> dict[str, Any]:

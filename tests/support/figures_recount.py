@@ -7,10 +7,12 @@ the last ``day.rolled``); rows are keyed like the engine's, ``(scope, code)``.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from config.model import Hall
 from queue_server.engine import events as ev
@@ -18,6 +20,8 @@ from queue_server.engine.events import Event
 
 Key = tuple[str, str]
 COUNTS = ("issued", "called", "finished", "skipped", "no_show", "cancelled", "transferred_out")
+WAIT_EDGES_S = (60, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200)  # as documented in figures.py
+HANDLING_EDGES_S = (60, 180, 300, 600, 900, 1200, 1800, 2700, 3600)
 
 
 @dataclass
@@ -60,12 +64,24 @@ def durations(values: list[int]) -> dict[str, Any]:
     return {"mean": mean, "p50": nearest_rank(values, 50), "p90": nearest_rank(values, 90)}
 
 
+def buckets(values: list[int], edges: tuple[int, ...]) -> list[dict[str, Any]]:
+    """Each bucket counted value by value: above the previous edge, up to and including its own; then the rest."""
+    out: list[dict[str, Any]] = []
+    low = -1
+    for edge in edges:
+        out.append({"upto_s": edge, "count": sum(1 for v in values if low < v <= edge)})
+        low = edge
+    out.append({"upto_s": None, "count": sum(1 for v in values if v > low)})
+    return out
+
+
 @dataclass
 class Matter:
     """One of today's tickets as the events so far describe it."""
 
     service: str
     issued_at: float
+    hour: Key
     window: int | None = None
     staff: str = ""
     called: bool = False
@@ -86,13 +102,18 @@ class Recount:
 
     def __init__(self, hall: Hall) -> None:
         self.department = {s.code: s.department for s in hall.services}
+        self.zone = ZoneInfo(hall.timezone)
         self.day: str | None = None
         self.days: dict[str, dict[Key, Row]] = {}
         self.matters: dict[str, Matter] = {}
         self.rated: dict[str, RatingMark] = {}
 
-    def keys(self, service: str, window: int | None = None, staff: str = "") -> list[Key]:
-        keys: list[Key] = [("hall", ""), ("department", self.department[service]), ("service", service)]
+    def hour(self, at: float) -> Key:
+        """The hour of day of an instant in the hall's zone."""
+        return ("hour", f"{dt.datetime.fromtimestamp(at, self.zone).hour:02d}")
+
+    def keys(self, service: str, hour: Key, window: int | None = None, staff: str = "") -> list[Key]:
+        keys: list[Key] = [("hall", ""), ("department", self.department[service]), ("service", service), hour]
         if window is not None:
             keys.append(("window", str(window)))
         if staff:
@@ -118,13 +139,13 @@ class Recount:
             self.day = d["to"]
             self.matters = {}  # yesterday's open tickets were closed silently: no figure moves
         elif t == ev.TICKET_ISSUED:
-            self.matters[d["ticket"]] = Matter(d["service"], e.at)
-            self.count("issued", self.keys(d["service"]))
+            self.matters[d["ticket"]] = Matter(d["service"], e.at, self.hour(e.at))
+            self.count("issued", self.keys(d["service"], self.hour(e.at)))
         elif matter is None or not t.startswith("ticket."):
             self.feed_other(e)
         elif t == ev.TICKET_CALLED:
             matter.window, matter.staff, matter.handling_from = d["window"], e.staff, e.at
-            keys = self.keys(matter.service, matter.window, matter.staff)
+            keys = self.keys(matter.service, matter.hour, matter.window, matter.staff)
             self.count("called", keys)
             for key in keys:
                 if key not in matter.reached:
@@ -137,23 +158,23 @@ class Recount:
         elif t == ev.TICKET_STARTED:
             matter.handling_from = e.at
         elif t == ev.TICKET_FINISHED:
-            keys = self.keys(matter.service, d.get("window"), e.staff)
+            keys = self.keys(matter.service, matter.hour, d.get("window"), e.staff)
             self.count("finished", keys)
             if matter.handling_from is not None:
                 for key in keys:
                     self.row(key).handlings.append(max(0, round(e.at - matter.handling_from)))
         elif t == ev.TICKET_SKIPPED:
-            self.count("skipped", self.keys(matter.service, matter.window, matter.staff))
+            self.count("skipped", self.keys(matter.service, matter.hour, matter.window, matter.staff))
         elif t == ev.TICKET_RETURNED:
             matter.window, matter.staff, matter.handling_from = None, "", None
         elif t == ev.TICKET_CANCELLED:
-            self.count("cancelled", self.keys(matter.service))
+            self.count("cancelled", self.keys(matter.service, matter.hour))
         elif t == ev.TICKET_TRANSFERRED:
             self.transferred(matter, d)
 
     def transferred(self, matter: Matter, d: dict[str, Any]) -> None:
         to_service = d["to_service"]
-        away: list[Key] = [("hall", "")]
+        away: list[Key] = [("hall", ""), matter.hour]  # the hall and the hour keep the matter
         if to_service != matter.service:
             away.append(("service", matter.service))
             if self.department[to_service] != self.department[matter.service]:
@@ -164,7 +185,7 @@ class Recount:
                 away.append(("staff", matter.staff))
         for key in away:
             self.row(key).counts["transferred_out"] += 1
-            if key != ("hall", "") and key in matter.reached:  # passed on: the next row's to complete
+            if key not in (("hall", ""), matter.hour) and key in matter.reached:  # passed on: the next row completes
                 matter.reached.discard(key)
                 self.row(key).handed_on += 1
         matter.service, matter.window, matter.staff, matter.handling_from = to_service, None, "", None
@@ -172,9 +193,11 @@ class Recount:
     def feed_other(self, e: Event) -> None:
         d, t = e.data, e.type
         if t == ev.APPOINTMENT_NO_SHOW:
-            self.count("no_show", self.keys(d["service"]))
+            self.count("no_show", self.keys(d["service"], self.hour(e.at)))
         elif t == ev.RATING_GIVEN:
-            keys = self.keys(d["service"], d.get("window"), d.get("staff") or "")
+            matter = self.matters.get(d["ticket"])
+            hour = matter.hour if matter is not None else self.hour(e.at)  # the matter's hour, if one of today's
+            keys = self.keys(d["service"], hour, d.get("window"), d.get("staff") or "")
             keys[1] = ("department", d["department"])
             for key in keys:
                 self.row(key).ratings[d["level"] - 1] += 1
@@ -186,3 +209,27 @@ class Recount:
                 mark.overturned = True
                 for key in mark.keys:
                     self.row(key, mark.day).overturned[mark.level - 1] += 1
+
+
+def merged(rows: list[Row]) -> Row:
+    """One row for several days, added up field by field."""
+    out = Row()
+    for row in rows:
+        out.counts.update(row.counts)
+        out.reached += row.reached
+        out.handed_on += row.handed_on
+        out.ratings = [a + b for a, b in zip(out.ratings, row.ratings, strict=True)]
+        out.overturned = [a + b for a, b in zip(out.overturned, row.overturned, strict=True)]
+        out.waits += row.waits
+        out.handlings += row.handlings
+    return out
+
+
+def report_row(recount: Recount, days: list[str], key: Key) -> dict[str, Any]:
+    """A report row's figures (all but key and label) of ``key`` over ``days``, as GET /api/v1/reports defines them."""
+    row = merged([recount.days[day][key] for day in days if key in recount.days.get(day, {})])
+    figures = row.figures()
+    return {"handled": row.counts["finished"], "completion_rate": figures["completion_rate"],
+            "satisfaction": figures["satisfaction"],
+            "wait_s": {**figures["wait_s"], "histogram": buckets(row.waits, WAIT_EDGES_S)},
+            "handling_s": {**figures["handling_s"], "histogram": buckets(row.handlings, HANDLING_EDGES_S)}}
