@@ -24,6 +24,7 @@ class Fault(StrEnum):
     BAD_CHECKSUM = ("bad_checksum", "the answer's checksum or CRC is wrong")
     LEADING_GARBAGE = ("leading_garbage", "stray bytes arrive before the answer (RS-485 turnaround noise)")
     UNPLUG = ("unplug", "the device vanishes: the port or socket closes")
+    SERVER_ERROR = ("server_error", "a web service the kiosk uses answers HTTP 500 (the e-licence library)")
     # card readers
     NO_CARD = ("no_card", "no card is on the reader")
     CARD_PULLED = ("card_pulled", "the card is taken away in the middle of a read")
