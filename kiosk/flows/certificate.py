@@ -1,0 +1,222 @@
+"""自助证照打印: the citizen taps the ID card, picks one of their documents, and the kiosk prints it on A4.
+
+The ID card makes the Holder at once (the HMAC key asks the library, the masked name goes on the paper);
+a social-security card is refused in words, because the library's proofs are issued to the resident ID.
+A print counts as delivered only when the printer finished the job: jam, paper out or an offline printer
+is said in words with what to do, logged on the server as a failed print, and a retry is offered. Every
+print attempt, delivered or not, is reported once (document kind, masked holder, outcome), through the
+outbox. Idle or done: personal data wiped, back to the start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from kiosk.flows.context import KioskContext
+from kiosk.flows.effects import (
+    Effect,
+    FetchDocuments,
+    PrintCertificate,
+    ReportCertificatePrint,
+    Screen,
+    Show,
+    Speak,
+    WipePersonalData,
+)
+from kiosk.flows.events import (
+    Button,
+    CardReadFailed,
+    CertificateFault,
+    CertificatePrinted,
+    CertificatePrintFailed,
+    DocumentItem,
+    DocumentsFetched,
+    DocumentsUnavailable,
+    Event,
+    IdCardRead,
+    IdleTimeout,
+    SocialSecurityRead,
+    Touch,
+)
+from kiosk.flows.holder import Holder, from_id_card
+from kiosk.flows.take_ticket import card_words
+from kiosk.flows.words import ASK_STAFF, Words
+
+__all__ = ["FAULT_WORDS", "Certificates", "Stage", "initial", "step"]
+
+
+class Stage(StrEnum):
+    CARD = "card"  # "tap your ID card"
+    FETCHING = "fetching"  # FetchDocuments sent, waiting for the library
+    LIBRARY_DOWN = "library_down"  # no answer from the library; RETRY asks again
+    CHOOSE = "choose"  # the holder's documents (or the words that there are none)
+    PRINTING = "printing"  # PrintCertificate sent, waiting for the job's outcome
+    PRINT_FAILED = "print_failed"  # not delivered; RETRY prints the same document again
+    DONE = "done"  # delivered: "take your certificate"
+
+
+#: stages waiting for the node's own answer (it always gives one): no idle reset in the middle of them
+BUSY = frozenset({Stage.FETCHING, Stage.PRINTING})
+
+FAULT_WORDS: dict[CertificateFault, Words] = {
+    CertificateFault.PAPER_OUT: Words("打印机缺纸，证明未打印。请联系工作人员加纸后点「重试」。",
+                                      "The printer is out of paper; nothing was printed. Ask the staff to load "
+                                      "paper, then press Retry."),
+    CertificateFault.JAM: Words("打印机卡纸，证明未打印完成。请联系工作人员处理后点「重试」。",
+                                "The paper is jammed; the certificate was not printed. Ask the staff to clear it, "
+                                "then press Retry."),
+    CertificateFault.OFFLINE: Words("打印机暂时无法使用，证明未打印。请稍后重试或到窗口办理。",
+                                    "The printer is not available; nothing was printed. Try again later or ask at "
+                                    "a window."),
+    CertificateFault.LIBRARY: Words("暂时无法从电子证照库取得该证明，未打印。请稍后重试。",
+                                    "The document could not be fetched from the e-licence library; nothing was "
+                                    "printed. Please try again later."),
+    CertificateFault.OTHER: Words("证明未能打印。请重试，仍不行请到窗口办理。",
+                                  "The certificate could not be printed. Try again; if it still fails, ask at a "
+                                  "window."),
+}
+_TAP = Words("请将身份证放在读卡区，打印您本人的证明。",
+             "Place your ID card on the reader to print your own certificates.")
+_ID_ONLY = Words("自助证照打印须使用居民身份证，请刷身份证。",
+                 "Certificates are printed for a resident ID card: please tap your ID card instead.")
+
+
+@dataclass(frozen=True)
+class Certificates:
+    ctx: KioskContext
+    stage: Stage = Stage.CARD
+    holder: Holder | None = None
+    documents: tuple[DocumentItem, ...] = ()
+    chosen: DocumentItem | None = None
+    key: str = ""  # the outstanding request's key (fetch or print)
+    fault: CertificateFault | None = None
+    attempts: int = 0  # every fetch and print of this node run: the keys' serial
+
+
+def initial(ctx: KioskContext) -> tuple[Certificates, list[Effect]]:
+    state = Certificates(ctx)
+    return state, [_screen(state)]
+
+
+def step(state: Certificates, event: Event) -> tuple[Certificates, list[Effect]]:
+    """One event; see the module docstring for the flow."""
+    busy = state.stage in BUSY
+    if isinstance(event, IdleTimeout):
+        quiet = state.stage is Stage.CARD and state.holder is None
+        return (state, []) if busy or quiet else end(state)
+    if isinstance(event, IdCardRead):
+        return (state, []) if busy else _fetch(_fresh(state, from_id_card(
+            event.record, event.today, state.ctx.holder_secret, state.ctx.hall.green.elderly_age)))
+    if isinstance(event, SocialSecurityRead | CardReadFailed):
+        if busy:
+            return state, []
+        words = _ID_ONLY if isinstance(event, SocialSecurityRead) else card_words(event)
+        return state, [_screen(state, words)]
+    if isinstance(event, DocumentsFetched | DocumentsUnavailable):
+        return _fetched(state, event) if state.stage is Stage.FETCHING and event.key == state.key else (state, [])
+    if isinstance(event, CertificatePrinted | CertificatePrintFailed):
+        return _printed(state, event) if state.stage is Stage.PRINTING and event.key == state.key else (state, [])
+    if isinstance(event, Touch) and not busy:
+        return _touch(state, event)
+    return state, []
+
+
+def end(state: Certificates) -> tuple[Certificates, list[Effect]]:
+    """Session over (done, idle): personal data wiped, back to the start screen; the key serial goes on."""
+    fresh = Certificates(state.ctx, attempts=state.attempts)
+    return fresh, [WipePersonalData(), _screen(fresh)]
+
+
+def _fresh(state: Certificates, holder: Holder) -> Certificates:
+    """A card tap starts a new session for that holder (a different citizen, or the same one again)."""
+    return Certificates(state.ctx, holder=holder, attempts=state.attempts)
+
+
+def _fetch(state: Certificates) -> tuple[Certificates, list[Effect]]:
+    assert state.holder is not None
+    attempts = state.attempts + 1
+    new = replace(state, stage=Stage.FETCHING, key=f"{state.ctx.key_seed}-d{attempts}", attempts=attempts)
+    return new, [FetchDocuments(new.key, state.holder.key), _screen(new)]
+
+
+def _fetched(state: Certificates, event: DocumentsFetched | DocumentsUnavailable) -> tuple[Certificates, list[Effect]]:
+    if isinstance(event, DocumentsUnavailable):
+        new = replace(state, stage=Stage.LIBRARY_DOWN, key="")
+        return new, [_screen(new, None if event.unreachable else
+                             Words("电子证照库未受理查询。", "The e-licence library refused the query.") + ASK_STAFF)]
+    new = replace(state, stage=Stage.CHOOSE, documents=event.documents, key="")
+    return new, [_screen(new)]
+
+
+def _print(state: Certificates, document: DocumentItem) -> tuple[Certificates, list[Effect]]:
+    assert state.holder is not None
+    attempts = state.attempts + 1
+    new = replace(state, stage=Stage.PRINTING, chosen=document, fault=None,
+                  key=f"{state.ctx.key_seed}-c{attempts}", attempts=attempts)
+    return new, [PrintCertificate(new.key, document.id, state.holder.key, state.holder.masked), _screen(new)]
+
+
+def _printed(state: Certificates, event: CertificatePrinted | CertificatePrintFailed) -> tuple[Certificates,
+                                                                                            list[Effect]]:
+    assert state.holder is not None and state.chosen is not None
+    body: dict[str, str] = {"kind": state.chosen.kind, "holder_masked": state.holder.masked}
+    if isinstance(event, CertificatePrinted):
+        new = replace(state, stage=Stage.DONE, key="")
+        report = ReportCertificatePrint(f"{state.key}-log", body | {"outcome": "printed"})
+        take = Speak(Words("证明已打印，请取走。", "Your certificate is printed; please take it."))
+        return new, [report, _screen(new), take]
+    new = replace(state, stage=Stage.PRINT_FAILED, key="", fault=event.fault)
+    report = ReportCertificatePrint(f"{state.key}-log", body | {"outcome": "failed", "reason": event.fault.value})
+    return new, [report, _screen(new)]
+
+
+def _touch(state: Certificates, touch: Touch) -> tuple[Certificates, list[Effect]]:
+    button, stage = touch.button, state.stage
+    if button is Button.DONE and (stage is not Stage.CARD or state.holder is not None):
+        return end(state)
+    if stage is Stage.CHOOSE and button is Button.DOCUMENT:
+        document = next((d for d in state.documents if d.id == touch.value), None)
+        return _print(state, document) if document is not None else (state, [])
+    if button is Button.RETRY and stage is Stage.LIBRARY_DOWN:
+        return _fetch(state)
+    if button is Button.RETRY and stage is Stage.PRINT_FAILED and state.chosen is not None:
+        return _print(state, state.chosen)
+    if button is Button.BACK and stage in (Stage.PRINT_FAILED, Stage.DONE):
+        new = replace(state, stage=Stage.CHOOSE, chosen=None, fault=None)
+        return new, [_screen(new)]
+    return state, []
+
+
+def _screen(state: Certificates, words: Words | None = None) -> Show:
+    """The screen of a stage; ``words`` replace its usual ones (a refusal, a failed card read)."""
+    masked = state.holder.masked if state.holder else ""
+    done, back, retry = Touch(Button.DONE), Touch(Button.BACK), Touch(Button.RETRY)
+    stage = state.stage
+    if stage is Stage.FETCHING:
+        looking = Words("正在查询您的电子证照……", "Looking up your certificates…")
+        return Show(Screen.WORKING, looking, holder_masked=masked)
+    if stage is Stage.LIBRARY_DOWN:
+        said = words or Words("暂时无法连接电子证照库，请稍后重试。",
+                              "The e-licence library cannot be reached just now. Please try again shortly.")
+        return Show(Screen.UNREACHABLE, said, choices=(retry, done), holder_masked=masked)
+    if stage is Stage.CHOOSE:
+        if not state.documents:
+            none = Words("电子证照库中没有您可自助打印的证明。如需办理，请到窗口咨询。",
+                         "The e-licence library holds no certificates of yours to print here. Please ask at a window.")
+            return Show(Screen.DOCUMENTS, words or none, choices=(done,), holder_masked=masked)
+        pick = Words("请选择要打印的证明。", "Choose the certificate to print.")
+        items = tuple(Touch(Button.DOCUMENT, d.id) for d in state.documents)
+        return Show(Screen.DOCUMENTS, words or pick, choices=(*items, done), holder_masked=masked)
+    kind = Words(state.chosen.kind, state.chosen.kind_en or "certificate") if state.chosen else Words("", "")
+    if stage is Stage.PRINTING:
+        return Show(Screen.WORKING, Words(f"正在打印「{kind.zh}」，请稍候……", f"Printing your {kind.en}, please wait…"),
+                    holder_masked=masked)
+    if stage is Stage.PRINT_FAILED:
+        said = FAULT_WORDS[state.fault or CertificateFault.OTHER]
+        return Show(Screen.PRINT_FAILED, words or said, choices=(retry, back, done), holder_masked=masked)
+    if stage is Stage.DONE:
+        take = Words(f"「{kind.zh}」已打印，请从下方出纸口取走。", f"Your {kind.en} is printed; please take it from "
+                     "the tray below.")
+        return Show(Screen.CERTIFICATE_DONE, words or take, choices=(back, done), holder_masked=masked)
+    return Show(Screen.CERTIFICATE_CARD, words or _TAP, choices=(done,) if state.holder else (), holder_masked=masked)
