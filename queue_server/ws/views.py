@@ -89,7 +89,7 @@ STAFF_FIELDS: dict[str, frozenset[str]] = {
     ev.CASE_STEP: PUBLIC_FIELDS[ev.CASE_STEP] | {"ticket", "note", "department"},
     ev.ALERT_CLOSED: PUBLIC_FIELDS[ev.ALERT_CLOSED] | {"note"},
     ev.DEVICE_STATE: PUBLIC_FIELDS[ev.DEVICE_STATE] | {"node", "reason", "since"},
-    ev.CERTIFICATE_PRINTED: PUBLIC_FIELDS[ev.CERTIFICATE_PRINTED] | {"node", "holder_masked"},
+    ev.CERTIFICATE_PRINTED: PUBLIC_FIELDS[ev.CERTIFICATE_PRINTED] | {"print", "holder_masked", "reason"},
 }
 
 _FIELDS = {View.PUBLIC: PUBLIC_FIELDS, View.STAFF: STAFF_FIELDS}
