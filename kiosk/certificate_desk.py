@@ -1,7 +1,8 @@
 """Performs the certificate flow's effects: the e-licence library, the A4 render, the CUPS print, the server log.
 
-The node hands every ``FetchDocuments``, ``PrintCertificate`` and ``ReportCertificatePrint`` effect of
-kiosk/flows/certificate.py to ``CertificateDesk.perform`` and feeds the event it returns back into the flow;
+The node hands every ``FetchDocuments``, ``PrintCertificate``, ``ReportCertificatePrint`` and
+``RateCertificatePrint`` effect of kiosk/flows/certificate.py to ``CertificateDesk.perform`` and feeds the
+event it returns back into the flow (the report's answer carries the print id the rating needs);
 ``perform`` never raises for a failure the citizen must hear about (it answers with the failure event).
 The server log goes through a ``Reporter`` the node gives (its outbox, which keeps the report when the
 server is away); ``http_reporter`` is a plain one for tests and tools. Logs name the document kind, the
@@ -22,7 +23,7 @@ from devices.certificate.driver import CertificatePrinter
 from devices.certificate.render import Certificate, render_pdf
 from devices.errors import DeviceDisconnected, DeviceError
 from kiosk.elicence.client import Document, ELicenceClient, ELicenceError
-from kiosk.flows.effects import FetchDocuments, PrintCertificate, ReportCertificatePrint
+from kiosk.flows.effects import FetchDocuments, PrintCertificate, RateCertificatePrint, ReportCertificatePrint
 from kiosk.flows.events import (
     CertificateFault,
     CertificatePrinted,
@@ -44,7 +45,7 @@ PRINTS_PATH = "/api/v1/certificates/prints"
 #: sends one JSON POST (path, body, Idempotency-Key) to the queue server; answers ServerAnswer / ServerUnreachable
 Reporter = Callable[[str, Mapping[str, Any], str], Awaitable[ServerAnswer | ServerUnreachable]]
 
-CertificateEffect = FetchDocuments | PrintCertificate | ReportCertificatePrint
+CertificateEffect = FetchDocuments | PrintCertificate | ReportCertificatePrint | RateCertificatePrint
 
 
 def fault_of(err: DeviceError) -> CertificateFault:
@@ -86,6 +87,8 @@ class CertificateDesk:
             return await self.fetch(effect)
         if isinstance(effect, PrintCertificate):
             return await self.print(effect)
+        if isinstance(effect, RateCertificatePrint):
+            return await self.report(f"{PRINTS_PATH}/{effect.print_id}/rating", effect.body, effect.key)
         return await self.report(PRINTS_PATH, effect.body, effect.key)
 
     async def fetch(self, effect: FetchDocuments) -> DocumentsFetched | DocumentsUnavailable:

@@ -5,7 +5,9 @@ a social-security card is refused in words, because the library's proofs are iss
 A print counts as delivered only when the printer finished the job: jam, paper out or an offline printer
 is said in words with what to do, logged on the server as a failed print, and a retry is offered. Every
 print attempt, delivered or not, is reported once (document kind, masked holder, outcome), through the
-outbox. Idle or done: personal data wiped, back to the start.
+outbox. After a delivered print, "done" asks for a rating (the rating flow, embedded: five levels, none
+chosen, skippable) once the server has answered the report with the print's id; without that answer (the
+server away) there is nothing to rate and the session ends. Idle or done: personal data wiped, back to start.
 """
 
 from __future__ import annotations
@@ -13,15 +15,18 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from kiosk.flows import rating as rating_flow
 from kiosk.flows.context import KioskContext
 from kiosk.flows.effects import (
     Effect,
     FetchDocuments,
     PrintCertificate,
+    RateCertificatePrint,
     ReportCertificatePrint,
     Screen,
     Show,
     Speak,
+    SubmitRating,
     WipePersonalData,
 )
 from kiosk.flows.events import (
@@ -36,6 +41,9 @@ from kiosk.flows.events import (
     Event,
     IdCardRead,
     IdleTimeout,
+    RatingInvited,
+    ServerAnswer,
+    ServerUnreachable,
     SocialSecurityRead,
     Touch,
 )
@@ -54,6 +62,7 @@ class Stage(StrEnum):
     PRINTING = "printing"  # PrintCertificate sent, waiting for the job's outcome
     PRINT_FAILED = "print_failed"  # not delivered; RETRY prints the same document again
     DONE = "done"  # delivered: "take your certificate"
+    RATING = "rating"  # the embedded rating flow asks, sends, thanks
 
 
 #: stages waiting for the node's own answer (it always gives one): no idle reset in the middle of them
@@ -92,6 +101,10 @@ class Certificates:
     key: str = ""  # the outstanding request's key (fetch or print)
     fault: CertificateFault | None = None
     attempts: int = 0  # every fetch and print of this node run: the keys' serial
+    report_key: str = ""  # the key of the last print report, whose answer carries the print's id
+    print_id: str = ""  # the server's id of the delivered print, what the rating rates
+    rating: rating_flow.Rating | None = None  # while Stage.RATING
+    rating_attempts: int = 0  # the embedded rating's key serial, kept across sessions
 
 
 def initial(ctx: KioskContext) -> tuple[Certificates, list[Effect]]:
@@ -101,6 +114,10 @@ def initial(ctx: KioskContext) -> tuple[Certificates, list[Effect]]:
 
 def step(state: Certificates, event: Event) -> tuple[Certificates, list[Effect]]:
     """One event; see the module docstring for the flow."""
+    if state.stage is Stage.RATING:
+        return _rating(state, event)
+    if isinstance(event, ServerAnswer) and event.key == state.report_key and state.report_key:
+        return _reported(state, event), []
     busy = state.stage in BUSY
     if isinstance(event, IdleTimeout):
         quiet = state.stage is Stage.CARD and state.holder is None
@@ -123,20 +140,51 @@ def step(state: Certificates, event: Event) -> tuple[Certificates, list[Effect]]
 
 
 def end(state: Certificates) -> tuple[Certificates, list[Effect]]:
-    """Session over (done, idle): personal data wiped, back to the start screen; the key serial goes on."""
-    fresh = Certificates(state.ctx, attempts=state.attempts)
+    """Session over (done, idle): personal data wiped, back to the start screen; the key serials go on."""
+    fresh = _fresh(state, None)
     return fresh, [WipePersonalData(), _screen(fresh)]
 
 
-def _fresh(state: Certificates, holder: Holder) -> Certificates:
-    """A card tap starts a new session for that holder (a different citizen, or the same one again)."""
-    return Certificates(state.ctx, holder=holder, attempts=state.attempts)
+def _fresh(state: Certificates, holder: Holder | None) -> Certificates:
+    """A new session (a card tap: a different citizen, or the same one again; or nobody, after an end)."""
+    return Certificates(state.ctx, holder=holder, attempts=state.attempts, rating_attempts=state.rating_attempts)
+
+
+def _reported(state: Certificates, event: ServerAnswer) -> Certificates:
+    """The server's answer to the last print report: a delivered print's id, for the rating."""
+    print_id = event.body.get("print")
+    if event.ok and event.body.get("outcome") == "printed" and isinstance(print_id, str) and print_id:
+        return replace(state, print_id=print_id)
+    return state
+
+
+def _rating_context(ctx: KioskContext) -> KioskContext:
+    """The embedded rating's own key seed, so its keys never meet the take-ticket flow's rating keys."""
+    return replace(ctx, key_seed=f"{ctx.key_seed}-cr")
+
+
+def _ask_rating(state: Certificates) -> tuple[Certificates, list[Effect]]:
+    asking = rating_flow.Rating(_rating_context(state.ctx), attempts=state.rating_attempts)
+    return _rating(replace(state, stage=Stage.RATING, rating=asking), RatingInvited(state.print_id))
+
+
+def _rating(state: Certificates, event: Event) -> tuple[Certificates, list[Effect]]:
+    """Feed the embedded rating flow; its rating goes to the print's route, its end is this flow's end."""
+    assert state.rating is not None
+    if not isinstance(event, Touch | IdleTimeout | ServerAnswer | ServerUnreachable | RatingInvited):
+        return state, []
+    asked, effects = rating_flow.step(state.rating, event)
+    state = replace(state, rating=asked, rating_attempts=asked.attempts)
+    if asked.stage is rating_flow.Stage.IDLE:
+        return end(state)
+    return state, [RateCertificatePrint(e.ticket_id, e.key, e.body) if isinstance(e, SubmitRating) else e
+                   for e in effects]
 
 
 def _fetch(state: Certificates) -> tuple[Certificates, list[Effect]]:
     assert state.holder is not None
     attempts = state.attempts + 1
-    new = replace(state, stage=Stage.FETCHING, key=f"{state.ctx.key_seed}-d{attempts}", attempts=attempts)
+    new = replace(state, stage=Stage.FETCHING, key=f"{state.ctx.key_seed}-cd{attempts}", attempts=attempts)
     return new, [FetchDocuments(new.key, state.holder.key), _screen(new)]
 
 
@@ -153,7 +201,7 @@ def _print(state: Certificates, document: DocumentItem) -> tuple[Certificates, l
     assert state.holder is not None
     attempts = state.attempts + 1
     new = replace(state, stage=Stage.PRINTING, chosen=document, fault=None,
-                  key=f"{state.ctx.key_seed}-c{attempts}", attempts=attempts)
+                  key=f"{state.ctx.key_seed}-cp{attempts}", attempts=attempts)
     return new, [PrintCertificate(new.key, document.id, state.holder.key, state.holder.masked), _screen(new)]
 
 
@@ -161,18 +209,21 @@ def _printed(state: Certificates, event: CertificatePrinted | CertificatePrintFa
                                                                                             list[Effect]]:
     assert state.holder is not None and state.chosen is not None
     body: dict[str, str] = {"kind": state.chosen.kind, "holder_masked": state.holder.masked}
+    state = replace(state, report_key=f"{state.key}-log", print_id="")
     if isinstance(event, CertificatePrinted):
         new = replace(state, stage=Stage.DONE, key="")
-        report = ReportCertificatePrint(f"{state.key}-log", body | {"outcome": "printed"})
+        report = ReportCertificatePrint(state.report_key, body | {"outcome": "printed"})
         take = Speak(Words("证明已打印，请取走。", "Your certificate is printed; please take it."))
         return new, [report, _screen(new), take]
     new = replace(state, stage=Stage.PRINT_FAILED, key="", fault=event.fault)
-    report = ReportCertificatePrint(f"{state.key}-log", body | {"outcome": "failed", "reason": event.fault.value})
+    report = ReportCertificatePrint(state.report_key, body | {"outcome": "failed", "reason": event.fault.value})
     return new, [report, _screen(new)]
 
 
 def _touch(state: Certificates, touch: Touch) -> tuple[Certificates, list[Effect]]:
     button, stage = touch.button, state.stage
+    if button is Button.DONE and stage is Stage.DONE and state.print_id:
+        return _ask_rating(state)
     if button is Button.DONE and (stage is not Stage.CARD or state.holder is not None):
         return end(state)
     if stage is Stage.CHOOSE and button is Button.DOCUMENT:

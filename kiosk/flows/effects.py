@@ -15,9 +15,9 @@ from typing import Any
 from kiosk.flows.events import Touch
 from kiosk.flows.words import NO_WORDS, Words
 
-__all__ = ["Effect", "FetchDocuments", "FetchTicketStatus", "PrintCertificate", "PrintTicket", "ReadPrinterStatus",
-           "ReportCertificatePrint", "ReportPrintFailed", "ReportPrinted", "RequestCheckIn", "RequestTicket",
-           "Screen", "Show", "Speak", "SubmitRating", "TicketPrint", "WipePersonalData"]
+__all__ = ["Effect", "FetchDocuments", "FetchTicketStatus", "PrintCertificate", "PrintTicket", "RateCertificatePrint",
+           "ReadPrinterStatus", "ReportCertificatePrint", "ReportPrintFailed", "ReportPrinted", "RequestCheckIn",
+           "RequestTicket", "Screen", "Show", "Speak", "SubmitRating", "TicketPrint", "WipePersonalData"]
 
 
 class Screen(StrEnum):
@@ -173,10 +173,19 @@ class ReportCertificatePrint:
 
 
 @dataclass(frozen=True)
+class RateCertificatePrint:
+    """POST /api/v1/certificates/prints/{print_id}/rating {level, channel: kiosk} through the outbox."""
+
+    print_id: str
+    key: str
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class WipePersonalData:
     """Forget the session's holder (HMAC, masked name) and any card data the node still holds."""
 
 
 Effect = (Show | Speak | ReadPrinterStatus | RequestTicket | RequestCheckIn | PrintTicket | ReportPrinted
           | ReportPrintFailed | SubmitRating | FetchTicketStatus | WipePersonalData | FetchDocuments | PrintCertificate
-          | ReportCertificatePrint)
+          | ReportCertificatePrint | RateCertificatePrint)

@@ -22,7 +22,14 @@ from kiosk.elicence.client import ELicenceClient
 from kiosk.elicence.simulator import ELicenceSimulator
 from kiosk.flows import certificate as cf
 from kiosk.flows.context import KioskContext
-from kiosk.flows.effects import FetchDocuments, PrintCertificate, ReportCertificatePrint, Screen, Show
+from kiosk.flows.effects import (
+    FetchDocuments,
+    PrintCertificate,
+    RateCertificatePrint,
+    ReportCertificatePrint,
+    Screen,
+    Show,
+)
 from kiosk.flows.events import Button, CertificateFault, Event, ServerAnswer, Touch
 from tests.integration.server_support import ALLDAY_HALL, ServerProcess
 from tests.support.kiosk_flows import SECRET, id_card
@@ -57,10 +64,11 @@ class Kiosk:
             for effect in effects:
                 if isinstance(effect, FetchDocuments | PrintCertificate):
                     pending.append(await self.desk.perform(effect))
-                elif isinstance(effect, ReportCertificatePrint):
+                elif isinstance(effect, ReportCertificatePrint | RateCertificatePrint):
                     answer = await self.desk.perform(effect)
                     assert isinstance(answer, ServerAnswer), answer
                     self.answers.append(answer)
+                    pending.append(answer)
         return [e for e in self.effects if isinstance(e, Show)][-1]
 
 
@@ -98,6 +106,11 @@ def poppler(pdf: bytes) -> tuple[str, str]:
 
 async def certificate_events(server: ServerProcess, token: str) -> list[dict[str, Any]]:
     """Every certificate.printed as ``token``'s role sees it on the event stream (replayed from the start)."""
+    return await stream_events(server, token, "certificate.printed")
+
+
+async def stream_events(server: ServerProcess, token: str, type_: str) -> list[dict[str, Any]]:
+    """Every event of ``type_`` as ``token``'s role sees it on the event stream (replayed from the start)."""
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{server.url}/api/v1/health") as reply:
             last = (await reply.json())["last_event_id"]
@@ -106,7 +119,7 @@ async def certificate_events(server: ServerProcess, token: str) -> list[dict[str
         async with session.ws_connect(f"{server.ws_url}?after=0", headers=headers) as ws:
             while not seen or seen[-1]["id"] < last:
                 seen.append(json.loads(await ws.receive_str(timeout=RECEIVE_TIMEOUT_S)))
-    return [e for e in seen if e["type"] == "certificate.printed"]
+    return [e for e in seen if e["type"] == type_]
 
 
 async def test_a_holder_prints_a_social_insurance_proof_and_the_print_is_on_the_server(parts) -> None:
@@ -131,6 +144,17 @@ async def test_a_holder_prints_a_social_insurance_proof_and_the_print_is_on_the_
     assert public["data"] == {"document_kind": "参保证明", "outcome": "printed"}
     log = server.log_text()
     assert "张三丰" not in log and CARD.record.id_number not in log
+
+    shown = await kiosk.feed(Touch(Button.DONE))  # then the rating ask, sent to the print's own route
+    assert shown.screen is Screen.RATING
+    shown = await kiosk.feed(Touch(Button.LEVEL, "2"))
+    assert shown.screen is Screen.THANKS and kiosk.answers[-1].status == 201
+    shown = await kiosk.feed(Touch(Button.DONE))
+    assert shown.screen is Screen.CERTIFICATE_CARD and kiosk.state.holder is None
+    rated = await stream_events(server, "demo-manager", "certificate.rated")
+    assert [(e["data"]["print"], e["data"]["level"]) for e in rated] == [(staff["data"]["print"], 2)]
+    (followup,) = await stream_events(server, "demo-manager", "case.opened")
+    assert followup["data"]["kind"] == "followup" and followup["data"]["holder_masked"] == "张**"
 
 
 @pytest.mark.parametrize(("fault", "expected"), [(Fault.JAM, CertificateFault.JAM),
