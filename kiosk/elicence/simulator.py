@@ -28,7 +28,7 @@ from typing import Self
 
 from aiohttp import web
 
-from devices.faults import Fault
+from devices.faults import Fault, FaultPlan
 from kiosk.elicence.deck import KIND_CODES, Deck, is_holder_key
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-class ELicenceSimulator:
+class ELicenceSimulator(FaultPlan):
     """The library on 127.0.0.1; ``url`` after ``start``. An async context manager."""
 
     def __init__(self, deck: Deck | None = None, *, host: str = "127.0.0.1", port: int = 0,
@@ -90,8 +90,7 @@ class ELicenceSimulator:
         self.port = port
         self.slow_s = slow_s
         self.requests: Counter[str] = Counter()  # route → how many were answered or failed on purpose
-        self._counted: Counter[Fault] = Counter()
-        self._standing: set[Fault] = set()
+        FaultPlan.__init__(self)
         self._runner: web.AppRunner | None = None
         self._site: web.SockSite | None = None
 
@@ -154,34 +153,19 @@ class ELicenceSimulator:
         """Play ``fault`` on the next ``times`` requests, or on every request until ``clear``."""
         if fault not in FAULTS:
             raise ValueError(f"the e-licence simulator plays {', '.join(f.value for f in FAULTS)}, not {fault}")
-        if times is None:
-            self._standing.add(fault)
-        else:
-            self._counted[fault] += times
-
-    def clear(self) -> None:
-        self._counted.clear()
-        self._standing.clear()
-
-    def _due(self, fault: Fault) -> bool:
-        if fault in self._standing:
-            return True
-        if self._counted[fault] > 0:
-            self._counted[fault] -= 1
-            return True
-        return False
+        super().inject(fault, times)
 
     @web.middleware
     async def _faults_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         route = request.path.split("/")[1]
         self.requests[route] += 1
-        if self._due(Fault.UNPLUG):  # the connection goes away unanswered; what is "returned" is never sent
+        if self.active(Fault.UNPLUG):  # the connection goes away unanswered; what is "returned" is never sent
             if request.transport is not None:
                 request.transport.abort()
             return web.Response(status=503)
-        if self._due(Fault.SLOW):
+        if self.active(Fault.SLOW):
             await asyncio.sleep(self.slow_s)
-        if self._due(Fault.SERVER_ERROR):
+        if self.active(Fault.SERVER_ERROR):
             return _error(500, "internal", "simulated failure (Fault.SERVER_ERROR)")
         return await handler(request)
 

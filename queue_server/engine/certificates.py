@@ -24,7 +24,8 @@ from queue_server.engine.commands import command
 from queue_server.engine.domains import Domain
 from queue_server.engine.errors import QueueError, not_found
 from queue_server.engine.events import Event
-from queue_server.engine.ratings import BAD_LEVELS, CHANNELS, LEVEL_ZH, LEVELS
+from queue_server.engine.rating_commands import refuse_bad_rating
+from queue_server.engine.ratings import BAD_LEVELS, LEVEL_ZH
 
 OUTCOMES = ("printed", "failed")
 FAILURE_REASONS = ("paper_out", "jam", "offline", "library", "other")  # kiosk/flows/events.py CertificateFault
@@ -138,12 +139,7 @@ class CertificateCommands(CaseCommands):
             raise QueueError("rating_expired", f"打印已超过 {hours:g} 小时，不能再评价",
                              f"the print was more than {hours:g} hours ago; the rating window is closed", 409,
                              {"window_hours": hours})
-        if level not in LEVELS:
-            raise QueueError("invalid_level", "评价等级必须为 1 到 5", "level must be 1..5 (5 = very satisfied)", 422,
-                             {"field": "level"})
-        if channel not in CHANNELS:
-            raise QueueError("invalid_channel", "评价渠道无效", f"channel must be one of {', '.join(CHANNELS)}", 422,
-                             {"field": "channel"})
+        refuse_bad_rating(level, channel)
         self._emit(ev.CERTIFICATE_RATED, at, {"print": print_id, "document_kind": record.kind, "level": level,
                                                "channel": channel}, node)
         if level in BAD_LEVELS:
