@@ -123,8 +123,12 @@ def step(state: Certificates, event: Event) -> tuple[Certificates, list[Effect]]
         quiet = state.stage is Stage.CARD and state.holder is None
         return (state, []) if busy or quiet else end(state)
     if isinstance(event, IdCardRead):
-        return (state, []) if busy else _fetch(_fresh(state, from_id_card(
-            event.record, event.today, state.ctx.holder_secret, state.ctx.hall.green.elderly_age)))
+        if busy:
+            return state, []
+        holder = from_id_card(event.record, event.today, state.ctx.holder_secret, state.ctx.hall.green.elderly_age)
+        wipe: list[Effect] = [WipePersonalData()] if state.holder is not None else []  # the last holder's data
+        new, effects = _fetch(_fresh(state, holder))
+        return new, [*wipe, *effects]
     if isinstance(event, SocialSecurityRead | CardReadFailed):
         if busy:
             return state, []

@@ -76,6 +76,7 @@ def printing() -> cf.Certificates:
 
 def test_an_id_card_asks_the_library_by_holder_key_only_and_shows_the_masked_name() -> None:
     state, effects = tapped()
+    assert not of(effects, WipePersonalData)  # nobody's data to wipe yet
     (fetch,) = of(effects, FetchDocuments)
     card = id_card()
     assert fetch == FetchDocuments("seed-cd1", holder_key(card.record.id_number, SECRET))
@@ -187,6 +188,7 @@ def test_a_new_card_in_the_middle_starts_over_for_the_new_holder() -> None:
     state = choosing()
     state, effects = run(state, id_card(name="李四", birth=dt.date(1990, 3, 3)))
     (fetch,) = of(effects, FetchDocuments)
+    assert isinstance(effects[0], WipePersonalData)  # the previous holder's data first
     assert state.documents == () and state.chosen is None and shown(effects).holder_masked == "李*"
     assert fetch.holder_key == holder_key(id_card(name="李四", birth=dt.date(1990, 3, 3)).record.id_number, SECRET)
 
