@@ -43,7 +43,8 @@ class Screen(StrEnum):
     STATUS_ENTRY = "status_entry"
     STATUS = "status"
     CERTIFICATE_CARD = "certificate_card"  # 自助证照打印: "tap your ID card"
-    DOCUMENTS = "documents"  # the holder's documents to pick from (or the words that there are none)
+    DOCUMENTS = "documents"  # the holder's documents to pick from (or the words that there are none); each
+    # choice is Touch(DOCUMENT, id): its label (kind, kind_en, issued) is in the flow state's ``documents``
     CERTIFICATE_DONE = "certificate_done"  # "take your certificate"
 
 
