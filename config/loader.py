@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 TOP_KEYS = ("hall", "hours", "departments", "services", "windows", "staff", "nodes", "alerts", "policy", "green",
             "ratings")
-HALL_KEYS = ("name", "code", "timezone", "public_url")
+HALL_KEYS = ("name", "code", "timezone", "public_url", "elicence_url")
 HOURS_KEYS = ("weekdays", "extended", "weekend", "weekend_days", "holidays", "workdays")
 DEPARTMENT_KEYS = ("code", "name")
 SERVICE_KEYS = ("code", "name", "name_en", "department", "prefix", "daily_quota", "slot_quotas", "hours",
@@ -117,6 +117,7 @@ def _hall(r: Reader, data: dict[str, Any], source: str) -> Hall:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
             r.problem("hall.timezone", f"unknown time zone {timezone!r} (use an IANA name such as 'Asia/Shanghai')")
     public_url = r.string(head, "hall", "public_url", "", pattern=_PUBLIC_URL, hint=_PUBLIC_URL_HINT).rstrip("/")
+    elicence_url = r.string(head, "hall", "elicence_url", "", pattern=_PUBLIC_URL, hint=_PUBLIC_URL_HINT).rstrip("/")
     hours = _hours(r, data)
     departments = _departments(r, data)
     services = _services(r, data, {d.code for d in departments}, hours)
@@ -127,7 +128,7 @@ def _hall(r: Reader, data: dict[str, Any], source: str) -> Hall:
     return Hall(name=name, timezone=timezone, hours=hours, departments=departments, services=services,
                 windows=windows, nodes=nodes, staff=staff, alerts=rules.alerts(r, data), policy=_policy(r, data),
                 green=rules.green(r, data), ratings=rules.ratings(r, data), code=code, source=source,
-                public_url=public_url)
+                public_url=public_url, elicence_url=elicence_url)
 
 
 def _hours(r: Reader, data: dict[str, Any]) -> HallHours:

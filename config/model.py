@@ -222,6 +222,7 @@ class Hall:
     code: str = "hall"
     source: str = ""  # the file it came from, for error messages
     public_url: str = ""  # where phones reach the server (QR links); "" = links relative to the server
+    elicence_url: str = ""  # the e-licence library (电子证照库) kiosks print certificates from; "" = none
 
     def service(self, code: str) -> Service | None:
         return next((s for s in self.services if s.code == code), None)

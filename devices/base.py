@@ -104,6 +104,9 @@ class Device:
         return self.address
 
     def describe(self) -> str:
+        """The device by one name: its kind, and its own name only when that says more ("ticket_printer on …")."""
+        if self.name == self.kind:
+            return f"{self.kind} on {self.address.url}"
         return f"{self.kind} {self.name!r} on {self.address.url}"
 
     async def open(self) -> DeviceStatus:

@@ -33,15 +33,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     probe.add_argument("--timeout", type=float, default=10.0, help="seconds allowed per device (default 10)")
     probe.add_argument("--json", action="store_true", help="print JSON instead of words")
 
-    card = verbs.add_parser("read-card", help="read one ID card and show it masked")
-    card.add_argument("--url", required=True, help="reader URL, e.g. sam+serial:///dev/ttyUSB0")
+    card = verbs.add_parser("read-card", help="read one ID card or social-security card and show it masked")
+    card.add_argument("--url", required=True, help="reader URL, e.g. sam+serial:///dev/ttyUSB0 (ID card) or "
+                      "pcsc:// (social-security card)")
+    card.add_argument("--config", help="hall TOML file: today's date (for expiry) in the hall's time zone")
     card.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a card (default 10)")
     card.add_argument("--json", action="store_true", help="print JSON instead of words")
     card.add_argument("--show-personal", action="store_true",
                       help="show name, ID number and address in clear (only with the citizen's consent)")
 
-    test = verbs.add_parser("print-test", help="print a test ticket and report the status before and after")
-    test.add_argument("--url", required=True, help="ticket printer URL, e.g. escpos+tcp://10.0.0.5:9100")
+    test = verbs.add_parser("print-test", help="print a test page and report the status before and after (or, on "
+                            "the A4 printer, the job's outcome)")
+    test.add_argument("--url", required=True, help="ticket printer URL, e.g. escpos+tcp://10.0.0.5:9100, or the A4 "
+                      "printer's CUPS queue, e.g. cups://CERT or sim+cups://")
+    test.add_argument("--config", help="hall TOML file: print the time in the hall's time zone")
     test.add_argument("--json", action="store_true", help="print JSON instead of words")
 
     sim = verbs.add_parser("simulate", help="run a device simulator until Ctrl-C and print its URL")
@@ -100,70 +105,94 @@ async def _probe(args: argparse.Namespace) -> int:
     return 0 if results and all(r.ready for r in results) else 1
 
 
-async def _read_card(args: argparse.Namespace) -> int:
-    from devices.errors import DeviceError
-    from devices.registry import open_device
-    from devices.url import UrlError
+def _clock(args: argparse.Namespace) -> Any:
+    """The hall's zone from ``--config``, else the machine's (said beside every time); None on a bad config."""
+    from devices.tool_clock import tool_clock
+
+    if not getattr(args, "config", None):
+        return tool_clock(None)
+    from config.loader import ConfigError, load_hall
 
     try:
-        reader = open_device(args.url, name="idcard")
+        return tool_clock(load_hall(args.config).timezone)
+    except ConfigError as err:
+        _out(str(err))
+        return None
+
+
+def _open(url: str, kinds: dict[str, str]) -> Any:
+    """The device at ``url`` named by its kind (as a hall file names it), or None with the reason said."""
+    from devices.registry import open_device
+    from devices.url import UrlError, parse_device_url
+
+    try:
+        kind = parse_device_url(url).kind
+        if kind not in kinds:
+            _out(f"{url!r} is not {' or '.join(kinds.values())} (it is a {kind})")
+            return None
+        return open_device(url, name=kind)
     except UrlError as err:
         _out(str(err))
-        return 1
-    if not hasattr(reader, "read") or getattr(reader, "kind", "") != "idcard":
-        _out(f"{args.url!r} is not an ID-card reader (it is a {getattr(reader, 'kind', '?')})")
+        return None
+
+
+async def _read_card(args: argparse.Namespace) -> int:
+    from devices.card_report import card_fields, card_lines
+    from devices.errors import DeviceError
+    from devices.probe import one_shot
+
+    clock = _clock(args)
+    reader = _open(args.url, {"idcard": "an ID-card reader", "smartcard": "a social-security card reader"})
+    if reader is None or clock is None:
         return 1
     try:
         async with reader:
-            record = await reader.read(args.timeout)
+            if reader.kind == "smartcard":
+                from devices.smartcard.social_security import read_social_security_card
+
+                await reader.wait_for_card(args.timeout)
+                record = await read_social_security_card(reader)
+            else:
+                record = await reader.read(args.timeout)
     except DeviceError as err:
+        reason = one_shot(str(err))
         if args.json:
-            _dump({"ok": False, "reason": str(err)})
+            _dump({"ok": False, "reason": reason})
         else:
-            _out(f"no card read: {err}")
+            _out(f"no card read: {reason}")
         return 1
-    fields = record.as_dict(show_personal=args.show_personal)
     if args.json:
-        _dump({"ok": True, "masked": not args.show_personal, **fields})
+        _dump({"ok": True, "masked": not args.show_personal,
+               **card_fields(record, args.show_personal, clock.today())})
     else:
-        for key, value in fields.items():
-            if value not in (None, ""):
-                _out(f"{key}: {value}")
+        for line in card_lines(record, args.show_personal, clock):
+            _out(line)
     return 0
 
 
 async def _print_test(args: argparse.Namespace) -> int:
-    from devices.errors import DeviceError
-    from devices.registry import open_device
-    from devices.url import UrlError
+    from devices.print_check import print_test
+    from devices.probe import state_words
 
-    try:
-        printer = open_device(args.url, name="ticket")
-    except UrlError as err:
-        _out(str(err))
+    clock = _clock(args)
+    printer = _open(args.url, {"ticket_printer": "a ticket printer", "certificate_printer": "an A4 printer"})
+    if printer is None or clock is None:
         return 1
-    if getattr(printer, "kind", "") != "ticket_printer":
-        _out(f"{args.url!r} is not a ticket printer (it is a {getattr(printer, 'kind', '?')})")
-        return 1
-    report: dict[str, Any] = {"url": args.url, "printed": False}
     async with printer:
-        before = await printer.status()
-        report["before"] = before.as_dict()
-        try:
-            result = await printer.print_test()
-        except DeviceError as err:
-            report["reason"] = str(err)
-            after = await printer.status()
-        else:
-            report.update(printed=True, bytes_sent=result.bytes_sent, reason="test page printed")
-            after = result.after
-        report["after"] = after.as_dict()
+        report = await print_test(printer, clock)
     if args.json:
         _dump(report)
     else:
-        _out(f"before: {before.state.value} — {before.reason}")
-        _out(f"{'printed' if report['printed'] else 'NOT printed'}: {report['reason']}")
-        _out(f"after: {after.state.value} — {after.reason}")
+        before, after = report["before"], report["after"]
+        _out(f"{report['device']}")
+        _out(f"before: {state_words(before['state'], before['reason'])}")
+        if report["printed"]:
+            _out(f"printed at {report['printed_at']}: {report['reason']}")
+        else:
+            _out(f"NOT printed: {report['reason']}")
+        _out(f"after: {state_words(after['state'], after['reason'])}")
+        if report["printed"] and not clock.from_hall:
+            _out(f"note: {clock.hint}")
     return 0 if report["printed"] else 1
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -24,6 +26,7 @@ class Fault(StrEnum):
     BAD_CHECKSUM = ("bad_checksum", "the answer's checksum or CRC is wrong")
     LEADING_GARBAGE = ("leading_garbage", "stray bytes arrive before the answer (RS-485 turnaround noise)")
     UNPLUG = ("unplug", "the device vanishes: the port or socket closes")
+    SERVER_ERROR = ("server_error", "a web service the kiosk uses answers HTTP 500 (the e-licence library)")
     # card readers
     NO_CARD = ("no_card", "no card is on the reader")
     CARD_PULLED = ("card_pulled", "the card is taken away in the middle of a read")
@@ -51,3 +54,43 @@ class Fault(StrEnum):
                 return fault
         known = ", ".join(f.value for f in cls)
         raise ValueError(f"unknown fault {name!r}; known faults: {known}")
+
+
+class FaultPlan:
+    """Which faults a simulator plays now: standing ones until cleared, counted ones for the next N occasions.
+
+    The one bookkeeping every simulator shares (byte-level device simulators and the e-licence web service).
+    """
+
+    def __init__(self, faults: Iterable[Fault] = ()) -> None:
+        self._faults: Counter[Fault] = Counter()
+        self._forever: set[Fault] = set(faults)
+
+    def inject(self, fault: Fault, times: int | None = None) -> None:
+        """Play ``fault`` for the next ``times`` occasions, or until ``clear`` when times is None."""
+        if times is None:
+            self._forever.add(fault)
+        else:
+            self._faults[fault] += times
+
+    def clear(self, fault: Fault | None = None) -> None:
+        """Stop playing one fault, or all of them."""
+        if fault is None:
+            self._faults.clear()
+            self._forever.clear()
+        else:
+            self._faults.pop(fault, None)
+            self._forever.discard(fault)
+
+    def active(self, fault: Fault) -> bool:
+        """Is ``fault`` on? A counted fault is consumed by asking, so ask once per occasion."""
+        if fault in self._forever:
+            return True
+        if self._faults[fault] > 0:
+            self._faults[fault] -= 1
+            return True
+        return False
+
+    def has(self, fault: Fault) -> bool:
+        """Is ``fault`` on, without consuming it (for standing conditions such as paper out)."""
+        return fault in self._forever or self._faults[fault] > 0

@@ -22,9 +22,48 @@ from devices.url import SCHEMES, UrlError, parse_device_url
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_TIMEOUT_S", "ProbeResult", "probe_all", "probe_device"]
+__all__ = ["DEFAULT_TIMEOUT_S", "ProbeResult", "facts", "one_shot", "probe_all", "probe_device", "state_words"]
 
 DEFAULT_TIMEOUT_S = 10.0
+_RETRYING = re.compile(r"; retrying in [0-9.]+ s")
+
+
+def one_shot(text: str) -> str:
+    """A device's words without the reconnect loop's promise: a one-shot command does not retry."""
+    return _RETRYING.sub("", text)
+
+
+def state_words(state: str, reason: str) -> str:
+    """The state and its reason, the state said once: "ready; paper ok", "fault: paper out; load a new roll"."""
+    reason = one_shot(reason).strip()
+    if not reason or reason == state:
+        return state
+    if re.search(rf"\b{re.escape(state)}\b", reason):  # "security module ready" already says it
+        return reason
+    return f"{state}: {reason}"
+
+
+def _fact(key: str, value: Any) -> str:
+    name = key.replace("_", " ")
+    if key == "online":  # the value says it: "online" or "offline"
+        return str(value)
+    if isinstance(value, bool):
+        return name if value else f"not {name}"
+    return f"{name} {str(value).replace('_', ' ')}"
+
+
+def facts(details: Mapping[str, Any], said: str) -> list[str]:
+    """The details in words, each once: empty values and facts the reason already says are left out."""
+    out: list[str] = []
+    segments = re.split(r"[;:] ", said)
+    for key, value in details.items():
+        if value in (None, "") or not isinstance(value, str | int | float | bool):
+            continue
+        fact = _fact(key, value)
+        if fact in said or (isinstance(value, str) and value in segments) or fact in out:
+            continue
+        out.append(fact)
+    return out
 
 
 @dataclass(frozen=True)
@@ -47,9 +86,10 @@ class ProbeResult:
                 "reason": self.reason, **self.details}
 
     def words(self) -> str:
-        extra = ", ".join(f"{k} {v}" for k, v in self.details.items() if isinstance(v, str | int | float | bool))
-        line = f"{self.name} ({self.kind}, {self.url}): {self.state} — {self.reason}"
-        return f"{line} [{extra}]" if extra else line
+        """One line: the device by one name, its state once, then the facts the reason did not say."""
+        who = self.kind if self.name == self.kind else f"{self.kind} {self.name!r}"
+        said = state_words(self.state, self.reason)
+        return "; ".join([f"{who} on {self.url}: {said}", *facts(self.details, said)])
 
 
 def _kind_of(url: str) -> str:
@@ -75,14 +115,13 @@ async def probe_device(url: str, name: str | None = None, timeout_s: float = DEF
             status = await device.open()
             if status.state is DeviceState.CONNECTED:
                 status = await device.status()
-        reason = re.sub(r"; retrying in [0-9.]+ s$", "", status.reason)  # a probe does not retry
-        return ProbeResult(label, url, kind, status.state.value, reason, dict(status.details))
+        return ProbeResult(label, url, kind, status.state.value, one_shot(status.reason), dict(status.details))
     except TimeoutError:
         return ProbeResult(label, url, kind, DeviceState.FAULT.value,
                            f"{kind} {label!r} on {url} gave no complete answer within {timeout_s:g} s; "
                            "check power and cable")
     except DeviceError as err:
-        return ProbeResult(label, url, kind, DeviceState.FAULT.value, str(err))
+        return ProbeResult(label, url, kind, DeviceState.FAULT.value, one_shot(str(err)))
     finally:
         with contextlib.suppress(DeviceError, TimeoutError):
             async with asyncio.timeout(5.0):

@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections import Counter
 from collections.abc import Iterable
 from typing import ClassVar, Self
 
-from devices.faults import Fault
+from devices.faults import Fault, FaultPlan
 from devices.transport.link import Link, PtyLink, TcpLink
 
 log = logging.getLogger(__name__)
@@ -28,7 +27,7 @@ def running_simulators() -> list[Simulator]:
     return list(_RUNNING)
 
 
-class Simulator:
+class Simulator(FaultPlan):
     """Subclasses implement ``on_bytes`` (parse with the device's framing) and answer with ``send``.
 
     ``transport`` is "pty" or "tcp"; ``url`` after start is the real-device URL a driver opens.
@@ -45,8 +44,7 @@ class Simulator:
                              f"(choose from {', '.join(self.schemes)})")
         self.transport = transport
         self.realtime = realtime
-        self._faults: Counter[Fault] = Counter()
-        self._forever: set[Fault] = set(faults)
+        FaultPlan.__init__(self, faults)
         self.link: Link = PtyLink(self._receive) if transport == "pty" else TcpLink(self._receive, port=port)
         self._started = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -83,36 +81,6 @@ class Simulator:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-    # ---- faults ----------------------------------------------------------------------------------
-    def inject(self, fault: Fault, times: int | None = None) -> None:
-        """Play ``fault`` for the next ``times`` occasions, or until ``clear`` when times is None."""
-        if times is None:
-            self._forever.add(fault)
-        else:
-            self._faults[fault] += times
-
-    def clear(self, fault: Fault | None = None) -> None:
-        """Stop playing one fault, or all of them."""
-        if fault is None:
-            self._faults.clear()
-            self._forever.clear()
-        else:
-            self._faults.pop(fault, None)
-            self._forever.discard(fault)
-
-    def active(self, fault: Fault) -> bool:
-        """Is ``fault`` on? A counted fault is consumed by asking, so ask once per occasion."""
-        if fault in self._forever:
-            return True
-        if self._faults[fault] > 0:
-            self._faults[fault] -= 1
-            return True
-        return False
-
-    def has(self, fault: Fault) -> bool:
-        """Is ``fault`` on, without consuming it (for standing conditions such as paper out)."""
-        return fault in self._forever or self._faults[fault] > 0
 
     async def unplug(self) -> None:
         await self.link.unplug()

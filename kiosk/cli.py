@@ -36,6 +36,10 @@ def _build_parser() -> argparse.ArgumentParser:
         if kind == "window":
             one.add_argument("--window", type=int, required=True, help="the window number shown")
 
+    sim = sub.add_parser("elicence-sim", help="run a simulated e-licence library (电子证照库) with invented documents")
+    sim.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback by default)")
+    sim.add_argument("--port", type=int, default=0, help="port (0: a free one; the URL is printed)")
+
     from devices.cli import add_parser as add_devices_parser
 
     add_devices_parser(sub)
@@ -65,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         from screens.cli import run_screen
 
         return run_screen(args)
+    if args.command == "elicence-sim":
+        from kiosk.elicence.simulator import main as run_elicence_sim
+
+        return run_elicence_sim(args.host, args.port)
     if args.command == "devices":
         from devices.cli import run as run_devices
 

@@ -21,6 +21,7 @@ from queue_server.api.appointments import routes as appointment_routes
 from queue_server.api.audit import routes as audit_routes
 from queue_server.api.auth import Authenticator
 from queue_server.api.cases import routes as case_routes
+from queue_server.api.certificates import routes as certificate_routes
 from queue_server.api.errors import error_middleware, text_middleware
 from queue_server.api.nodes import routes as node_routes
 from queue_server.api.openapi import openapi_document
@@ -77,6 +78,7 @@ def create_app(hall: Hall, *, data_dir: str | Path | None = None, store: EventSt
     app.add_routes(alert_routes)
     app.add_routes(node_routes)
     app.add_routes(audit_routes)
+    app.add_routes(certificate_routes)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         try:

@@ -31,6 +31,7 @@ from queue_server.desks.alerts import AlertsDesk
 from queue_server.desks.appointments import AppointmentDesk
 from queue_server.desks.audit import AuditDesk
 from queue_server.desks.cases import CaseDesk
+from queue_server.desks.certificates import CertificatesDesk
 from queue_server.desks.nodes import NodesDesk
 from queue_server.desks.ratings import RatingDesk
 from queue_server.desks.stats import StatsDesk
@@ -60,7 +61,8 @@ class StoreFailed(QueueError):
                          503)
 
 
-class HallService(TicketDesk, RatingDesk, CaseDesk, AppointmentDesk, StatsDesk, AlertsDesk, NodesDesk, AuditDesk):
+class HallService(TicketDesk, RatingDesk, CaseDesk, AppointmentDesk, StatsDesk, AlertsDesk, NodesDesk, AuditDesk,
+                  CertificatesDesk):
     """One hall's engine, log and hub, and the idempotency memory of its API."""
 
     def __init__(self, hall: Hall, store: EventStore, *, clock: Callable[[], float] = time.time) -> None:

@@ -114,6 +114,9 @@ _ELDERLY = resident("resident, female, 60+, long-term, 512-byte fingerprint, ext
 _RESIDENT_FP = resident("resident, female, 1024-byte fingerprint", "王样例", "2", "05", _D(1999, 12, 31),
                         "样例省演示市示范区样本街7号", "110105", "008", "演示市公安局样本分局",
                         _D(2020, 1, 1), _D(2040, 1, 1), 1024)
+_EXPIRED = resident("resident, male, expired on 2019-01-01", "赵过期", "1", "01", _D(1979, 4, 8),
+                    "样例省演示市示范区旧城路5号", "110101", "357", "演示市公安局示范分局", _D(2009, 1, 1),
+                    _D(2019, 1, 1))
 _HMT = hmt_permit("HK/Macau/Taiwan residence permit (J)", "陈演示", "1", _D(1990, 6, 30),
                   "样例省演示市示范区港湾路3号", "810000", "017", "演示市公安局", _D(2021, 9, 1), _D(2026, 9, 1),
                   "H12345678", "01")
@@ -128,6 +131,7 @@ DECKS: dict[str, tuple[SimCard, ...]] = {
     "default": (_RESIDENT, _ELDERLY, _RESIDENT_FP, _HMT, _FOREIGN_2017, _FOREIGN_2023),
     "resident": (_RESIDENT, _ELDERLY, _RESIDENT_FP),
     "elderly": (_ELDERLY,),
+    "expired": (_EXPIRED,),
     "foreign": (_FOREIGN_2017, _FOREIGN_2023, _HMT),
     "empty": (),
 }

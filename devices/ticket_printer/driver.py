@@ -16,6 +16,7 @@ answer; after sending, a fault or silence raises ``PrintNotConfirmed`` so the ki
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
@@ -168,9 +169,10 @@ class TicketPrinter(Device):
         data = build_ticket(layout, self.profile)
         return await self._print_job(data, f"ticket {layout.number}")
 
-    async def print_test(self) -> PrintResult:
-        """Print the technician's self-test page, with the same status checks as a ticket."""
-        return await self._print_job(build_test_ticket(self.profile), "test page")
+    async def print_test(self, when: dt.datetime | None = None) -> PrintResult:
+        """Print the technician's self-test page, with the same status checks as a ticket; ``when`` (aware, in
+        the hall's zone) is the time it prints, now in the machine's zone by default."""
+        return await self._print_job(build_test_ticket(self.profile, when), "test page")
 
     async def _print_job(self, data: bytes, what: str) -> PrintResult:
         async def job() -> PrintResult:

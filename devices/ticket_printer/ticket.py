@@ -183,12 +183,19 @@ def build_ticket(layout: TicketLayout, profile: str = DEFAULT_PROFILE) -> bytes:
     return t.finish()
 
 
+def zone_name(moment: dt.datetime) -> str:
+    """The zone of a printed time: its IANA name (Asia/Shanghai) or abbreviation; "" for a naive time."""
+    key = getattr(moment.tzinfo, "key", None)
+    return str(key) if key else (moment.tzname() or "")
+
+
 def build_test_ticket(profile: str = DEFAULT_PROFILE, when: dt.datetime | None = None) -> bytes:
     """A self-test page for the technician: Chinese text, big digits, a raster line and a QR code."""
     t = _Ticket(profile)
     t.raw(b"\x1b\x40" + CHINESE_ON)
     t.line("打印机自检 PRINT TEST", bold=True, size=2)
-    t.line(f"{(when or dt.datetime.now()):%Y-%m-%d %H:%M:%S}")
+    stamp = when or dt.datetime.now().astimezone()  # aware: the page says which zone its time is in
+    t.line(f"{stamp:%Y-%m-%d %H:%M:%S} {zone_name(stamp)}")
     t.line("中文：请 A012 号到 3 号窗口办理")
     t.line("0123456789", size=NUMBER_SIZE)
     t.line("图像行：𠮷 𫖯 (生僻字)")

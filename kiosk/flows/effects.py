@@ -15,9 +15,9 @@ from typing import Any
 from kiosk.flows.events import Touch
 from kiosk.flows.words import NO_WORDS, Words
 
-__all__ = ["Effect", "FetchTicketStatus", "PrintTicket", "ReadPrinterStatus", "ReportPrintFailed",
-           "ReportPrinted", "RequestCheckIn", "RequestTicket", "Screen", "Show", "Speak", "SubmitRating",
-           "TicketPrint", "WipePersonalData"]
+__all__ = ["Effect", "FetchDocuments", "FetchTicketStatus", "PrintCertificate", "PrintTicket", "RateCertificatePrint",
+           "ReadPrinterStatus", "ReportCertificatePrint", "ReportPrintFailed", "ReportPrinted", "RequestCheckIn",
+           "RequestTicket", "Screen", "Show", "Speak", "SubmitRating", "TicketPrint", "WipePersonalData"]
 
 
 class Screen(StrEnum):
@@ -42,6 +42,10 @@ class Screen(StrEnum):
     GUIDE = "guide"
     STATUS_ENTRY = "status_entry"
     STATUS = "status"
+    CERTIFICATE_CARD = "certificate_card"  # 自助证照打印: "tap your ID card"
+    DOCUMENTS = "documents"  # the holder's documents to pick from (or the words that there are none); each
+    # choice is Touch(DOCUMENT, id): its label (kind, kind_en, issued) is in the flow state's ``documents``
+    CERTIFICATE_DONE = "certificate_done"  # "take your certificate"
 
 
 @dataclass(frozen=True)
@@ -142,9 +146,47 @@ class FetchTicketStatus:
 
 
 @dataclass(frozen=True)
+class FetchDocuments:
+    """GET the holder's documents from the e-licence library; answered by DocumentsFetched / DocumentsUnavailable
+    with ``key`` (a correlation key only: the request changes nothing)."""
+
+    key: str
+    holder_key: str
+
+
+@dataclass(frozen=True)
+class PrintCertificate:
+    """Fetch the document in full (with its holder's key), render the A4 PDF with its QR code and print it
+    through CUPS until the job completed; answered by CertificatePrinted / CertificatePrintFailed with ``key``."""
+
+    key: str
+    document_id: str
+    holder_key: str
+    holder_masked: str
+
+
+@dataclass(frozen=True)
+class ReportCertificatePrint:
+    """POST /api/v1/certificates/prints {kind, holder_masked, outcome, reason?} through the outbox."""
+
+    key: str
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RateCertificatePrint:
+    """POST /api/v1/certificates/prints/{print_id}/rating {level, channel: kiosk} through the outbox."""
+
+    print_id: str
+    key: str
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class WipePersonalData:
     """Forget the session's holder (HMAC, masked name) and any card data the node still holds."""
 
 
 Effect = (Show | Speak | ReadPrinterStatus | RequestTicket | RequestCheckIn | PrintTicket | ReportPrinted
-          | ReportPrintFailed | SubmitRating | FetchTicketStatus | WipePersonalData)
+          | ReportPrintFailed | SubmitRating | FetchTicketStatus | WipePersonalData | FetchDocuments | PrintCertificate
+          | ReportCertificatePrint | RateCertificatePrint)

@@ -12,9 +12,10 @@ from devices.idcard.record import IdCardRecord
 from devices.smartcard.social_security import SocialSecurityRecord
 from devices.state import DeviceState, PaperState
 
-__all__ = ["Button", "CardReadFailed", "Event", "IdCardRead", "IdleTimeout", "KioskHealth", "PrintDone",
-           "PrintFailed", "PrinterStatusRead", "RatingInvited", "ServerAnswer", "ServerUnreachable",
-           "SocialSecurityRead", "Touch"]
+__all__ = ["Button", "CardReadFailed", "CertificateFault", "CertificatePrintFailed", "CertificatePrinted",
+           "DocumentItem", "DocumentsFetched", "DocumentsUnavailable", "Event", "IdCardRead", "IdleTimeout",
+           "KioskHealth", "PrintDone", "PrintFailed", "PrinterStatusRead", "RatingInvited", "ServerAnswer",
+           "ServerUnreachable", "SocialSecurityRead", "Touch"]
 
 
 class Button(StrEnum):
@@ -37,6 +38,7 @@ class Button(StrEnum):
     LEVEL = "level"  # value: "1".."5"
     SKIP = "skip"
     STATUS = "status"  # the guide's "where is my number" entry
+    DOCUMENT = "document"  # value: an e-licence document id
 
 
 @dataclass(frozen=True)
@@ -142,5 +144,59 @@ class RatingInvited:
     ticket_id: str
 
 
+@dataclass(frozen=True)
+class DocumentItem:
+    """One of the holder's documents as the picking screen lists it (the contents stay with the library)."""
+
+    id: str
+    kind: str  # 参保证明
+    kind_en: str
+    issued: dt.date
+
+
+@dataclass(frozen=True)
+class DocumentsFetched:
+    """The library's answer to FetchDocuments ``key``: the holder's documents (possibly none)."""
+
+    key: str
+    documents: tuple[DocumentItem, ...]
+
+
+@dataclass(frozen=True)
+class DocumentsUnavailable:
+    """FetchDocuments ``key`` failed; ``unreachable`` when no answer came (worth a retry), else a refusal."""
+
+    key: str
+    reason: str
+    unreachable: bool = True
+
+
+class CertificateFault(StrEnum):
+    """Why a certificate did not print, as far as the citizen must know: what to do differs for each."""
+
+    PAPER_OUT = "paper_out"
+    JAM = "jam"
+    OFFLINE = "offline"  # printer unplugged, CUPS down, queue not accepting
+    LIBRARY = "library"  # the document could not be fetched from the e-licence library
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class CertificatePrinted:
+    """PrintCertificate ``key``: the job reached ``completed`` (the printer took the whole document)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class CertificatePrintFailed:
+    """PrintCertificate ``key`` did not complete; ``reason`` is the driver's words (for the log, not the screen)."""
+
+    key: str
+    fault: CertificateFault
+    reason: str = ""
+
+
 Event = (Touch | IdCardRead | SocialSecurityRead | CardReadFailed | PrinterStatusRead | PrintDone | PrintFailed
-         | ServerAnswer | ServerUnreachable | IdleTimeout | KioskHealth | RatingInvited)
+         | ServerAnswer | ServerUnreachable | IdleTimeout | KioskHealth | RatingInvited | DocumentsFetched
+         | DocumentsUnavailable | CertificatePrinted | CertificatePrintFailed)

@@ -9,6 +9,7 @@ from queue_server.api.alerts import OPERATIONS as ALERT_OPERATIONS
 from queue_server.api.appointments import OPERATIONS as APPOINTMENT_OPERATIONS
 from queue_server.api.audit import OPERATIONS as AUDIT_OPERATIONS
 from queue_server.api.cases import OPERATIONS as CASE_OPERATIONS
+from queue_server.api.certificates import OPERATIONS as CERTIFICATE_OPERATIONS
 from queue_server.api.nodes import OPERATIONS as NODE_OPERATIONS
 from queue_server.api.ratings import OPERATIONS as RATING_OPERATIONS
 from queue_server.api.reports import OPERATIONS as REPORT_OPERATIONS
@@ -128,6 +129,7 @@ OPERATIONS += REPORT_OPERATIONS
 OPERATIONS += ALERT_OPERATIONS
 OPERATIONS += NODE_OPERATIONS
 OPERATIONS += AUDIT_OPERATIONS
+OPERATIONS += CERTIFICATE_OPERATIONS
 
 
 _ERRORS_TEXT = (

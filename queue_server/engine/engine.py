@@ -30,6 +30,7 @@ from config.model import GREEN_REASONS, Service
 from queue_server.engine import events as ev
 from queue_server.engine.alerts import AlertCommands
 from queue_server.engine.appointments import AppointmentCommands
+from queue_server.engine.certificates import CertificateCommands
 from queue_server.engine.commands import CommandBase, command
 from queue_server.engine.decision import Issued
 from queue_server.engine.errors import QueueError, bad_state
@@ -38,7 +39,7 @@ from queue_server.engine.rating_commands import RatingCommands
 from queue_server.engine.state import Priority, Ticket, TicketState, WindowState
 
 
-class QueueEngine(RatingCommands, AppointmentCommands, AlertCommands, NodeCommands, CommandBase):
+class QueueEngine(RatingCommands, AppointmentCommands, AlertCommands, NodeCommands, CertificateCommands, CommandBase):
     """One hall's queues. Not thread-safe by design: the server runs it on one event loop."""
 
     @command

@@ -55,6 +55,7 @@ ALERT_CLOSED = "alert.closed"
 DEVICE_STATE = "device.state"
 # Self-service
 CERTIFICATE_PRINTED = "certificate.printed"
+CERTIFICATE_RATED = "certificate.rated"  # 好差评 of a delivered self-service print, asked on the kiosk after it
 
 
 @dataclass(frozen=True)

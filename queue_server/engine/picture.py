@@ -87,6 +87,8 @@ class HallPicture:
         self.nodes: NodeBoard = self._add(NodeBoard(self))
         self.alerts: AlertBoard = self._add(AlertBoard(self))  # after nodes: its tick reads their faults
         self.audit: TicketIndex = self._add(TicketIndex(self))
+        from queue_server.engine.certificates import CertificateLedger
+        self.certificates: CertificateLedger = self._add(CertificateLedger(self))
 
     def _add(self, domain: D) -> D:
         """Register a domain: its event types, and whether it watches every event."""

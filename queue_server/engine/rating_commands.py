@@ -10,6 +10,16 @@ from queue_server.engine.ratings import BAD_LEVELS, CHANNELS, LEVEL_ZH, LEVELS, 
 from queue_server.engine.state import Ticket, TicketState
 
 
+def refuse_bad_rating(level: int, channel: str) -> None:
+    """The rating itself, whatever is rated (a ticket's matter, a self-service print): five levels, a known channel."""
+    if level not in LEVELS:
+        raise QueueError("invalid_level", "评价等级必须为 1 到 5", "level must be 1..5 (5 = very satisfied)", 422,
+                         {"field": "level"})
+    if channel not in CHANNELS:
+        raise QueueError("invalid_channel", "评价渠道无效", f"channel must be one of {', '.join(CHANNELS)}", 422,
+                         {"field": "channel"})
+
+
 class RatingCommands(CaseCommands):
     """The rating command, mixed into QueueEngine (a bad rating opens a case through CaseCommands)."""
 
@@ -50,12 +60,7 @@ class RatingCommands(CaseCommands):
         """Rate a finished matter; levels 1 and 2 open its follow-up (整改) case in the same command."""
         ticket = self.rated_ticket(ticket_id)
         self.refuse_unratable(ticket, at)
-        if level not in LEVELS:
-            raise QueueError("invalid_level", "评价等级必须为 1 到 5", "level must be 1..5 (5 = very satisfied)", 422,
-                             {"field": "level"})
-        if channel not in CHANNELS:
-            raise QueueError("invalid_channel", "评价渠道无效", f"channel must be one of {', '.join(CHANNELS)}", 422,
-                             {"field": "channel"})
+        refuse_bad_rating(level, channel)
         window, staff, _ = self.ratings.finishers.get(ticket.id, (ticket.window, ticket.staff, 0.0))
         service = self.service(ticket.service)
         assert ticket.finished_at is not None

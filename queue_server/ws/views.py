@@ -70,6 +70,7 @@ PUBLIC_FIELDS: dict[str, frozenset[str]] = {
     ev.ALERT_CLOSED: frozenset({"alert"}),
     ev.DEVICE_STATE: frozenset({"device", "kind", "state"}),
     ev.CERTIFICATE_PRINTED: frozenset({"document_kind", "outcome"}),
+    ev.CERTIFICATE_RATED: frozenset({"document_kind", "level"}),
 }
 
 # Staff data fields: the public ones plus the masked holder, appointment, decision and typed reasons.
@@ -89,7 +90,8 @@ STAFF_FIELDS: dict[str, frozenset[str]] = {
     ev.CASE_STEP: PUBLIC_FIELDS[ev.CASE_STEP] | {"ticket", "note", "department"},
     ev.ALERT_CLOSED: PUBLIC_FIELDS[ev.ALERT_CLOSED] | {"note"},
     ev.DEVICE_STATE: PUBLIC_FIELDS[ev.DEVICE_STATE] | {"node", "reason", "since"},
-    ev.CERTIFICATE_PRINTED: PUBLIC_FIELDS[ev.CERTIFICATE_PRINTED] | {"node", "holder_masked"},
+    ev.CERTIFICATE_PRINTED: PUBLIC_FIELDS[ev.CERTIFICATE_PRINTED] | {"print", "holder_masked", "reason"},
+    ev.CERTIFICATE_RATED: PUBLIC_FIELDS[ev.CERTIFICATE_RATED] | {"print", "channel"},
 }
 
 _FIELDS = {View.PUBLIC: PUBLIC_FIELDS, View.STAFF: STAFF_FIELDS}

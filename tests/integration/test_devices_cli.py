@@ -150,3 +150,127 @@ def test_check_config_says_what_it_found_in_words():
     assert "{" not in line and "'" not in line  # words, not a Python dict
     bad = cli("check-config", "no/such/hall.toml")
     assert bad.returncode == 1 and "cannot read the file" in bad.stderr
+
+
+# ---- wording: each fact once, no internals, one name per device, times in the hall's zone ----------------
+TOWNSHIP = str(ROOT / "config" / "samples" / "township_hall.toml")
+
+
+def _dead_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_probe_line_says_each_fact_once():
+    done = cli("devices", "probe", "--url", "sim+escpos+tcp://")
+    line = done.stdout.strip()
+    assert done.returncode == 0, line
+    assert "ready — ready" not in line and line.count("ready") == 1, line
+    assert line.count("paper ok") == 1 and "online online" not in line, line
+    assert "(ticket_printer, " not in line, line  # the device's name is its kind: said once
+
+
+def test_paper_out_is_not_shown_as_online_offline():
+    done = cli("devices", "probe", "--url", "sim+escpos+tcp://?fault=paper_out")
+    assert done.returncode == 1
+    assert "online offline" not in done.stdout and done.stdout.count("paper out") == 1, done.stdout
+
+
+def test_one_shot_commands_do_not_promise_a_retry():
+    url = f"escpos+tcp://127.0.0.1:{_dead_port()}"
+    for args in (("print-test", "--url", url), ("read-card", "--url", f"sam+tcp://127.0.0.1:{_dead_port()}",
+                                                "--timeout", "2"), ("probe", "--url", url, "--timeout", "3")):
+        done = cli("devices", *args)
+        assert done.returncode == 1
+        assert "retrying in" not in done.stdout and "cannot connect" in done.stdout, done.stdout
+
+
+def test_a_device_is_called_by_one_name_everywhere():
+    test = cli("devices", "print-test", "--url", "sim+escpos+tcp://?fault=paper_out")
+    assert test.returncode == 1
+    assert "'ticket'" not in test.stdout and "ticket_printer 'ticket_printer'" not in test.stdout, test.stdout
+    assert "ticket_printer on sim+escpos+tcp://" in test.stdout, test.stdout
+    card = cli("devices", "read-card", "--url", f"sam+tcp://127.0.0.1:{_dead_port()}", "--timeout", "2")
+    assert "idcard 'idcard'" not in card.stdout and "idcard on sam+tcp://" in card.stdout, card.stdout
+
+
+def _printed_at(stdout: str) -> str:
+    import re
+
+    found = re.search(r"printed at (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \(([^)]*)\)", stdout)
+    assert found, stdout
+    return f"{found.group(1)}|{found.group(2)}"
+
+
+def test_printed_times_are_in_the_halls_zone_or_say_the_zone():
+    import datetime as dt
+    import zoneinfo
+
+    done = cli("devices", "print-test", "--url", "sim+escpos+tcp://", "--config", TOWNSHIP)
+    assert done.returncode == 0, done.stdout + done.stderr
+    when, zone = _printed_at(done.stdout).split("|")
+    assert zone == "Asia/Shanghai"
+    printed = dt.datetime.strptime(when, "%Y-%m-%d %H:%M:%S").replace(tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
+    assert abs((dt.datetime.now(dt.UTC) - printed).total_seconds()) < 600
+    bare = cli("devices", "print-test", "--url", "sim+escpos+tcp://")
+    assert bare.returncode == 0
+    assert "this machine's time zone" in _printed_at(bare.stdout) and "--config" in bare.stdout, bare.stdout
+
+
+def test_read_card_says_when_a_card_has_expired():
+    expired = cli("devices", "read-card", "--url", "sim+sam+serial://?deck=expired", "--config", TOWNSHIP)
+    assert expired.returncode == 0, expired.stdout + expired.stderr
+    assert "EXPIRED on 2019-01-01" in expired.stdout, expired.stdout
+    report = json.loads(cli("devices", "read-card", "--url", "sim+sam+serial://?deck=expired", "--json").stdout)
+    assert report["expired"] is True and report["valid_to"] == "2019-01-01"
+    lasting = cli("devices", "read-card", "--url", "sim+sam+serial://?deck=elderly")
+    assert "expired" not in lasting.stdout.lower() and "valid: long-term" in lasting.stdout, lasting.stdout
+
+
+def test_read_card_reads_a_social_security_card_masked_like_an_id_card():
+    masked = cli("devices", "read-card", "--url", "sim+pcsc://", "--json", timeout=60)
+    clear = cli("devices", "read-card", "--url", "sim+pcsc://", "--json", "--show-personal", timeout=60)
+    assert masked.returncode == 0 and clear.returncode == 0, masked.stdout + masked.stderr + clear.stdout
+    shown, full = json.loads(masked.stdout), json.loads(clear.stdout)
+    assert shown["kind"] == "social_security" and shown["masked"] and not full["masked"]
+    assert len(full["id_number"]) == 18 and "*" not in full["id_number"]
+    assert shown["id_number"] == full["id_number"][:4] + "*" * 10 + full["id_number"][-4:]  # as an ID card's
+    assert shown["name"] == full["name"][0] + "*" * (len(full["name"]) - 1)
+    assert shown["birth_date"] == full["birth_date"][:4]
+    for secret in (full["id_number"], full["name"], full["card_number"]):
+        assert secret not in masked.stdout + masked.stderr
+    words = cli("devices", "read-card", "--url", "sim+pcsc://", timeout=60)
+    assert words.returncode == 0 and "social-security card" in words.stdout and full["name"] not in words.stdout
+
+
+def test_print_test_on_the_a4_printer_reports_the_job():
+    done = cli("devices", "print-test", "--url", "sim+cups://", "--json", timeout=90)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["printed"] and report["job_state"] == "completed" and report["job_id"] >= 1
+    words = cli("devices", "print-test", "--url", "sim+cups://?fault=paper_out", timeout=90)
+    assert words.returncode == 1 and "NOT printed" in words.stdout and "paper out" in words.stdout, words.stdout
+
+
+async def test_the_a4_test_page_reaches_the_printer_with_its_chinese_text():
+    import asyncio
+
+    from devices.certificate.simulator import CupsSimulator
+    from devices.print_check import GLYPH_CHECK
+
+    cups = CupsSimulator(queue="CERT")
+    await cups.start()
+    try:
+        done = await asyncio.to_thread(cli, "devices", "print-test", "--url", cups.url, "--config", TOWNSHIP,
+                                       timeout=90)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "completed" in done.stdout and "(Asia/Shanghai)" in done.stdout
+        (pdf,) = cups.spool
+        text = (await asyncio.to_thread(subprocess.run, ["pdftotext", "-", "-"], input=pdf, capture_output=True,
+                                        check=True, timeout=60)).stdout.decode()
+        assert "打印机自检" in text and GLYPH_CHECK.split()[0] in text and "Asia/Shanghai" in text
+    finally:
+        await cups.stop()
