@@ -106,6 +106,9 @@ class Unreachable:
 
     ok = False
 
+    def words(self) -> str:
+        return f"server unreachable after {self.attempts} tries: {self.reason}"
+
 
 Result = Answer | Unreachable
 
