@@ -11,19 +11,9 @@ import pytest
 from kiosk.event_stream import EventFollower
 from kiosk.server_client import Answer, RetryPolicy, ServerClient, Unreachable
 from tests.integration.server_support import ServerProcess
+from tests.support.waiting import until
 
-WAIT_S = 30.0
 FAST = RetryPolicy(attempts=3, first_delay_s=0.05, max_delay_s=0.2, timeout_s=10.0)
-
-
-async def _until(condition: Any, what: str) -> None:
-    """Wait (bounded) for ``condition()``; no fixed sleeps."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_S
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -79,16 +69,16 @@ async def test_the_follower_catches_up_after_a_cut_without_gaps_or_duplicates(se
         try:
             for n in range(3):
                 assert isinstance(await other.issue_ticket({"service": "A01"}, key=f"a{n}"), Answer)
-            await _until(lambda: len(seen) >= 3, "the first three events")
+            await until(lambda: len(seen) >= 3, "the first three events")
             server.kill()
-            await _until(lambda: not follower.linked, "the follower to notice the cut")
+            await until(lambda: not follower.linked, "the follower to notice the cut")
             server.start(same_port=True)
             for n in range(3, 6):
                 assert isinstance(await other.issue_ticket({"service": "B01"}, key=f"b{n}"), Answer)
             last = (await other.health())
             assert isinstance(last, Answer)
             last_id = int(last.body["last_event_id"])
-            await _until(lambda: follower.last_id >= last_id, "the follower to catch up")
+            await until(lambda: follower.last_id >= last_id, "the follower to catch up")
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
