@@ -18,6 +18,7 @@ from devices.faults import Fault
 from devices.idcard.record import mask_name
 from kiosk.flows.effects import Screen
 from kiosk.flows.events import Button, Touch
+from kiosk.flows.printing import Phase
 from tests.integration.server_support import ServerProcess, manager
 from tests.support.kiosk_rig import Kiosk, card_holder, kiosk_hall, running_node
 from tests.support.waiting import until
@@ -57,6 +58,11 @@ async def _tickets(session: aiohttp.ClientSession, server: ServerProcess) -> lis
 async def _printed_events(session: aiohttp.ClientSession, server: ServerProcess, ticket: str) -> list[Any]:
     history = await _get(session, server, f"/api/v1/tickets/{ticket}/history")
     return [e for e in history["events"] if e["type"] == "ticket.printed"]
+
+
+def _printing(kiosk: Kiosk) -> bool:
+    job = kiosk.behaviour.state.job
+    return job is not None and job.phase is Phase.PRINTING
 
 
 async def _take_ticket(kiosk: Kiosk, card: int = 0) -> int:
@@ -148,13 +154,8 @@ async def test_the_server_killed_while_printing_gets_the_confirmation_once_after
         tmp_path: Path, hall_file: Path, server: ServerProcess, session: aiohttp.ClientSession) -> None:
     async with running_node(hall_file, "kiosk-1", server.url, tmp_path / "node") as kiosk:
         kiosk.printer.inject(Fault.SLOW)  # status answers come late: the print takes a moment
-
-        def printing() -> bool:
-            job = kiosk.behaviour.state.job
-            return job is not None and job.phase.value == "printing"
-
         mark = await _take_ticket(kiosk)
-        await until(printing, "the kiosk to start printing")
+        await until(lambda: _printing(kiosk), "the kiosk to start printing")
         server.kill()
         shown = await kiosk.view.wait_for(Screen.NUMBER, mark)
         outbox = kiosk.runtime.outbox
@@ -169,6 +170,70 @@ async def test_the_server_killed_while_printing_gets_the_confirmation_once_after
 
         await until(empty, "the outbox to deliver everything")
         await until(lambda: kiosk.view.links[-1] is True, "the kiosk to say the server is back")
+    tickets = await _tickets(session, server)
+    assert [t["number"] for t in tickets] == [shown.number]
+    assert [e["data"]["ok"] for e in await _printed_events(session, server, tickets[0]["id"])] == [True]
+
+
+async def test_a_printer_fault_reaches_the_server_once_down_and_once_back(
+        tmp_path: Path, hall_file: Path, server: ServerProcess, session: aiohttp.ClientSession) -> None:
+    def printer_states(events: list[Any]) -> list[str]:
+        return [e["data"]["state"] for e in events
+                if e["type"] == "device.state" and e["data"]["device"] == "ticket_printer"]
+
+    async def log_now() -> list[Any]:
+        from tests.integration.server_support import read_log
+
+        return await read_log(session, server)
+
+    async with running_node(hall_file, "kiosk-1", server.url, tmp_path / "node") as kiosk:
+        async def settled() -> bool:
+            return printer_states(await log_now())[-1:] == ["ready"]
+
+        await until(settled, "the printer's first report")
+        before = len(printer_states(await log_now()))
+        kiosk.printer.inject(Fault.PAPER_OUT)
+
+        async def down() -> bool:
+            return printer_states(await log_now())[before:] == ["fault"]
+
+        await until(down, "the paper-out fault to reach the server")
+        kiosk.printer.clear(Fault.PAPER_OUT)
+
+        async def back() -> bool:
+            return printer_states(await log_now())[before:] == ["fault", "ready"]
+
+        await until(back, "the printer to be reported back")
+        nodes = {n["node"]: n for n in (await _get(session, server, "/api/v1/nodes"))["nodes"]}
+        assert {d["device"]: d["state"] for d in nodes["kiosk-1"]["devices"]}["ticket_printer"] == "ready"
+
+
+async def test_what_a_stopped_node_could_not_send_is_sent_when_it_starts_again(
+        tmp_path: Path, hall_file: Path, server: ServerProcess, session: aiohttp.ClientSession) -> None:
+    holder = card_holder(0)
+    async with running_node(hall_file, "kiosk-1", server.url, tmp_path / "node") as kiosk:
+        kiosk.printer.inject(Fault.SLOW)
+        mark = await _take_ticket(kiosk)
+        await until(lambda: _printing(kiosk), "the kiosk to start printing")
+        server.kill()
+        shown = await kiosk.view.wait_for(Screen.NUMBER, mark)
+        outbox = kiosk.runtime.outbox
+        assert outbox is not None and "printed" in [i.kind for i in await outbox.pending()]
+    stored = (tmp_path / "node" / "kiosk-1" / "outbox.sqlite3").read_bytes()
+    assert holder.id_number.encode() not in stored and holder.name.encode("utf-8") not in stored
+    server.start(same_port=True)
+    async with running_node(hall_file, "kiosk-1", server.url, tmp_path / "node") as again:
+        box = again.runtime.outbox
+        assert box is not None
+
+        async def empty() -> bool:
+            return await box.count() == 0
+
+        await until(empty, "the restarted node to deliver what was kept")
+        health = await _get(session, server, "/api/v1/health")
+        await until(lambda: again.runtime.follower.last_id >= health["last_event_id"], "the stream to catch up")
+        assert again.runtime.follower.gaps == 0
+        assert shown.number in again.behaviour.numbers  # learnt from the replayed stream
     tickets = await _tickets(session, server)
     assert [t["number"] for t in tickets] == [shown.number]
     assert [e["data"]["ok"] for e in await _printed_events(session, server, tickets[0]["id"])] == [True]
