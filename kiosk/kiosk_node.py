@@ -80,13 +80,12 @@ class KioskNode:
         hall = runtime.hall
         self.tz = zoneinfo.ZoneInfo(hall.timezone)
         self.ctx = KioskContext(hall, runtime.node.name, holder_secret(hall), secrets.token_hex(6),
-                                featured=featured_services(hall))
+                                featured=featured_services(hall), idle_reset_s=runtime.settings.idle_reset_s)
         self.inbox: asyncio.Queue[Event] = inbox if inbox is not None else asyncio.Queue()
         self.state, first = take_ticket.initial(self.ctx)
         self._first = first
         self.numbers: dict[str, str] = {}  # printed number → ticket id, from the stream (for status by number)
         self.extra_effects: dict[type, Performer] = {}
-        self.screens: list[Show] = []  # the last screens shown, newest last (bounded)
         self.id_watch = CardWatch()
         self.ss_watch = CardWatch()
 
@@ -143,7 +142,6 @@ class KioskNode:
     async def perform(self, effect: Effect) -> Event | None:
         """Do one effect; the event it gives back to the flow, if any."""
         if isinstance(effect, Show):
-            self.screens = [*self.screens[-49:], effect]
             self.runtime.view.show(effect)
             return None
         if isinstance(effect, Speak):

@@ -92,6 +92,7 @@ class NodeSettings:
     heartbeat_s: float = 15.0  # well under the server's node_silent_seconds (90 by default)
     supervise_s: float = 5.0  # how often every device is asked for its status (and reconnected)
     outbox_retry_s: float = 2.0
+    idle_reset_s: float = 60.0  # a kiosk with nobody touching it this long goes back to its start screen
     policy: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -228,7 +229,7 @@ class NodeRuntime:
     # ------------------------------------------------------------------ server
     async def _heartbeats(self) -> None:
         while True:
-            result = await self.client.heartbeat(self.node.name, [], key=new_key(f"{self.node.name}-hb-"))
+            result = await self.client.heartbeat(self.node.name)
             self._set_reachable(isinstance(result, Answer))
             if isinstance(result, Answer) and not result.ok:
                 log.error("node %s: the server refused the heartbeat: %s", self.node.name, result.words())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from kiosk.flows.effects import Screen
 from kiosk.flows.events import Button, Touch
 from kiosk.flows.printing import Phase
 from tests.integration.server_support import ServerProcess, manager
-from tests.support.kiosk_rig import Kiosk, card_holder, kiosk_hall, running_node
+from tests.support.kiosk_rig import FAST, Kiosk, card_holder, kiosk_hall, running_node
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.slow
@@ -237,3 +238,32 @@ async def test_what_a_stopped_node_could_not_send_is_sent_when_it_starts_again(
     tickets = await _tickets(session, server)
     assert [t["number"] for t in tickets] == [shown.number]
     assert [e["data"]["ok"] for e in await _printed_events(session, server, tickets[0]["id"])] == [True]
+
+
+async def test_an_unreachable_server_prints_nothing_and_retry_uses_the_same_request(
+        tmp_path: Path, hall_file: Path, server: ServerProcess, session: aiohttp.ClientSession) -> None:
+    async with running_node(hall_file, "kiosk-1", server.url, tmp_path / "node") as kiosk:
+        server.kill()
+        mark = await _take_ticket(kiosk)
+        away = await kiosk.view.wait_for(Screen.UNREACHABLE, mark)
+        assert "无法连接" in away.words.zh and kiosk.printer.tickets == []  # no number the server did not give
+        job = kiosk.behaviour.state.job
+        assert job is not None
+        server.start(same_port=True)
+        mark = await kiosk.touch(Touch(Button.RETRY))
+        shown = await kiosk.view.wait_for(Screen.NUMBER, mark)
+        again = kiosk.behaviour.state.job
+        assert again is not None and again.key == job.key  # the retry is the same request
+        assert shown.number in kiosk.printer.tickets[-1].text
+    assert [t["number"] for t in await _tickets(session, server)] == [shown.number]
+
+
+async def test_idle_reset_wipes_the_holder_and_returns_to_the_start(
+        tmp_path: Path, hall_file: Path, server: ServerProcess) -> None:
+    settings = replace(FAST, idle_reset_s=0.5)
+    async with running_node(hall_file, "kiosk-1", server.url, tmp_path / "node", settings) as kiosk:
+        mark = await kiosk.tap(0)
+        await kiosk.view.wait_for(Screen.START, mark, match=lambda s: bool(s.holder_masked))
+        mark = len(kiosk.view.shown)
+        reset = await kiosk.view.wait_for(Screen.START, mark, what="the idle reset")
+        assert not reset.holder_masked and kiosk.behaviour.state.holder is None
