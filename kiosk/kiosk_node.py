@@ -2,9 +2,9 @@
 
 The flow (kiosk/flows/take_ticket.py) decides; this class only does what an effect asks and feeds the outcome
 back as the flow's next event: the printer's status, the server's answer to a request sent under the flow's
-Idempotency-Key, the print's outcome, card reads from the polling loops, touches from ``inbox`` (the touch UI
-puts Touch events there) and an IdleTimeout when nobody touched the kiosk for the context's idle time. Every
-event goes through one queue and one loop, so the flow sees one thing at a time in the order it happened.
+Idempotency-Key, the print's outcome, card reads from the polling loops, touches from ``inbox`` (the runtime's
+``inputs`` queue, where the touch UI puts Touch events) and an IdleTimeout when nobody touched the kiosk for the
+idle time. Every event goes through one queue and one loop, so the flow sees one thing at a time, in order.
 
 Printed / print_failed reports go through the node's durable outbox; a rating is sent at once and waits in the
 outbox if the server is away. Screens go to the node's view (the touch UI) as the flow's Show effects.
@@ -81,7 +81,7 @@ class KioskNode:
         self.tz = zoneinfo.ZoneInfo(hall.timezone)
         self.ctx = KioskContext(hall, runtime.node.name, holder_secret(hall), secrets.token_hex(6),
                                 featured=featured_services(hall), idle_reset_s=runtime.settings.idle_reset_s)
-        self.inbox: asyncio.Queue[Event] = inbox if inbox is not None else asyncio.Queue()
+        self.inbox: asyncio.Queue[Event] = inbox if inbox is not None else runtime.inputs
         self.state, first = take_ticket.initial(self.ctx)
         self._first = first
         self.numbers: dict[str, str] = {}  # printed number → ticket id, from the stream (for status by number)

@@ -120,6 +120,8 @@ class NodeRuntime:
         self.reachable: bool | None = None  # None: not known yet
         self.behaviour: Behaviour | None = None
         self._make_behaviour = behaviour
+        #: what people put in: the touch UI puts Touch events here (a window console its keys); the role reads it
+        self.inputs: asyncio.Queue[Any] = asyncio.Queue()
         self._reports: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._stopping = asyncio.Event()
         self.started = asyncio.Event()  # devices open, outbox open, tasks running
