@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
-import time
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,10 +96,14 @@ class NodeSettings:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
 
 
+_RETRYING = re.compile(r";? *retrying in [0-9.]+ s$")
+
+
 def device_report(device: Device, status: DeviceStatus) -> dict[str, Any]:
-    """One device as POST /api/v1/nodes/{node}/health wants it."""
+    """One device as POST /api/v1/nodes/{node}/health wants it (the reason without the driver's retry timer,
+    which is the node's business, not the manager's)."""
     return {"name": device.name, "kind": device.kind, "state": status.state.value,
-            "reason": status.reason[:200], "since": round(status.since, 3)}
+            "reason": _RETRYING.sub("", status.reason)[:200], "since": round(status.since, 3)}
 
 
 class NodeRuntime:
@@ -259,7 +263,3 @@ class NodeRuntime:
 
     def note_answer(self) -> None:
         self._set_reachable(True)
-
-    @staticmethod
-    def now() -> float:
-        return time.time()
