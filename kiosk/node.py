@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from config.model import Hall, Node, NodeRole
 from devices.base import Device
 from devices.registry import open_device
-from devices.state import DeviceStatus
+from devices.state import DeviceState, DeviceStatus
 from kiosk.event_stream import EventFollower
 from kiosk.flows.effects import Show
 from kiosk.flows.words import Words
@@ -42,6 +42,8 @@ ROLE_BEHAVIOURS: dict[NodeRole, str] = {
     NodeRole.WINDOW: "kiosk.window_node:WindowNode",
     NodeRole.DISPLAY: "kiosk.announcer_node:AnnouncerNode",
 }
+
+CONNECTED_SETTLE_S = 2.0  # how long a device's "link up" waits for its first real status before it is sent
 
 SERVER_UNREACHABLE = Words("暂时无法连接排队服务器，正在重试。已办理的记录会自动补发。",
                            "The queue server cannot be reached; retrying. What was done here will be sent "
@@ -215,9 +217,22 @@ class NodeRuntime:
         self._reports.put_nowait(device_report(device, status))
 
     async def _send_reports(self) -> None:
-        """Every transition becomes one outbox item, in the order the devices reported them."""
+        """Every transition becomes one outbox item, in the order the devices reported them.
+
+        "connected" (link up, readiness not yet asked) is held for ``CONNECTED_SETTLE_S``: when the same device
+        says how it is within that time (ready, fault …) only that is sent, so an unplug and replug is one
+        transition down and one back, not two back."""
+        pending: dict[str, Any] | None = None
         while True:
-            report = await self._reports.get()
+            if pending is None:
+                report = await self._reports.get()
+            else:
+                report, pending = pending, None
+            if report["state"] == DeviceState.CONNECTED.value:
+                with contextlib.suppress(TimeoutError):
+                    pending = await asyncio.wait_for(self._reports.get(), CONNECTED_SETTLE_S)
+                if pending is not None and pending["name"] == report["name"]:
+                    continue  # superseded by what the device said next
             await self._outbox().put("health", "POST", f"/api/v1/nodes/{self.node.name}/health",
                                      {"devices": [report]}, new_key(f"{self.node.name}-h-"))
 

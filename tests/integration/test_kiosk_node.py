@@ -176,7 +176,7 @@ async def test_the_server_killed_while_printing_gets_the_confirmation_once_after
     assert [e["data"]["ok"] for e in await _printed_events(session, server, tickets[0]["id"])] == [True]
 
 
-async def test_a_printer_fault_reaches_the_server_once_down_and_once_back(
+async def test_a_printer_fault_and_an_unplug_reach_the_server_once_down_and_once_back(
         tmp_path: Path, hall_file: Path, server: ServerProcess, session: aiohttp.ClientSession) -> None:
     def printer_states(events: list[Any]) -> list[str]:
         return [e["data"]["state"] for e in events
@@ -205,6 +205,18 @@ async def test_a_printer_fault_reaches_the_server_once_down_and_once_back(
             return printer_states(await log_now())[before:] == ["fault", "ready"]
 
         await until(back, "the printer to be reported back")
+        await kiosk.printer.unplug()
+
+        async def unplugged() -> bool:
+            return printer_states(await log_now())[before:] == ["fault", "ready", "disconnected"]
+
+        await until(unplugged, "the unplugged printer to be reported")
+        await kiosk.printer.replug()
+
+        async def replugged() -> bool:
+            return printer_states(await log_now())[before:] == ["fault", "ready", "disconnected", "ready"]
+
+        await until(replugged, "the replugged printer to be reported back once")
         nodes = {n["node"]: n for n in (await _get(session, server, "/api/v1/nodes"))["nodes"]}
         assert {d["device"]: d["state"] for d in nodes["kiosk-1"]["devices"]}["ticket_printer"] == "ready"
 
