@@ -72,10 +72,8 @@ class Answer:
 
     @property
     def error(self) -> Mapping[str, Any]:
-        if self.ok:
-            return {}
-        err = self.body.get("error")
-        return err if isinstance(err, Mapping) else {"code": f"http_{self.status}"}
+        """The refusal's {code, message_zh, message_en}, read the one way the flows read it."""
+        return ServerAnswer(self.key or "", self.status, self.body).error
 
     @property
     def code(self) -> str:

@@ -21,7 +21,7 @@ from kiosk.flows.effects import Screen
 from kiosk.flows.events import Button, Touch
 from kiosk.flows.printing import Phase
 from tests.integration.server_support import ServerProcess, manager
-from tests.support.kiosk_rig import FAST, Kiosk, card_holder, kiosk_hall, running_node
+from tests.support.kiosk_rig import FAST, Kiosk, card_holder, running_node
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.slow
@@ -29,15 +29,6 @@ pytestmark = pytest.mark.slow
 SERVICE = "A01"
 
 
-@pytest.fixture
-def hall_file(tmp_path: Path) -> Path:
-    return kiosk_hall(tmp_path)
-
-
-@pytest.fixture
-def server(tmp_path: Path, hall_file: Path) -> Any:
-    with ServerProcess(tmp_path / "data", config=hall_file) as proc:
-        yield proc
 
 
 @pytest.fixture

@@ -34,11 +34,6 @@ def hall_file(tmp_path: Path) -> Path:
     return kiosk_hall(tmp_path, ("kiosk-1",), smartcard=True)
 
 
-@pytest.fixture
-def server(tmp_path: Path, hall_file: Path) -> Any:
-    with ServerProcess(tmp_path / "data", config=hall_file) as proc:
-        yield proc
-
 
 async def test_a_social_security_card_gives_a_ticket_with_the_masked_name(
         tmp_path: Path, hall_file: Path, server: ServerProcess, caplog: pytest.LogCaptureFixture) -> None:
