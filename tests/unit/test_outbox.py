@@ -20,6 +20,7 @@ class Server:
     def __init__(self) -> None:
         self.up = True
         self.refuse: set[str] = set()
+        self.token_refused = False
         self.sent: list[tuple[str, str | None, dict[str, Any]]] = []
 
     async def request(self, method: str, path: str, body: Mapping[str, Any] | None = None,
@@ -27,6 +28,9 @@ class Server:
         self.sent.append((path, key, dict(body or {})))
         if not self.up:
             return Unreachable("cannot connect (Connection refused)", key)
+        if self.token_refused:
+            return Answer(401, {"error": {"code": "unauthorized", "message_zh": "需要有效的令牌",
+                                          "message_en": "the token is not one of this hall's nodes"}}, key)
         if path in self.refuse:
             return Answer(409, {"error": {"code": "bad_state", "message_zh": "状态不允许", "message_en": "no"}}, key)
         return Answer(200, {}, key)
@@ -121,3 +125,13 @@ async def test_run_delivers_what_is_put_and_retries_while_away(tmp_path: Path) -
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await box.close()
+
+
+async def test_a_refused_token_keeps_every_item(box: Outbox) -> None:
+    await _put_three(box)
+    server = Server()
+    server.token_refused = True
+    assert await box.deliver(server) is False
+    assert await box.count() == 3 and box.refused == 0
+    server.token_refused = False
+    assert await box.deliver(server) is True and box.delivered == 3
