@@ -112,3 +112,21 @@ async def test_a_data_reset_closes_4009_and_the_follower_starts_again_from_scrat
             fresh.stop()
     assert seen[:old_last] == list(range(1, old_last + 1))
     assert seen[old_last:] == list(range(1, follower.last_id + 1))  # the new log from its start, once
+
+
+async def test_follow_events_on_the_client_delivers_from_after(server: ServerProcess) -> None:
+    got: list[int] = []
+
+    async def on_event(event: dict[str, Any]) -> None:
+        got.append(int(event["id"]))
+
+    async with ServerClient(server.url, "demo-kiosk-1", policy=FAST) as client:
+        for n in range(3):
+            assert isinstance(await client.issue_ticket({"service": "A01"}, key=f"f{n}"), Answer)
+        task = asyncio.create_task(client.follow_events(1, on_event))
+        try:
+            await until(lambda: len(got) >= 2, "the events after id 1")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert got[:2] == [2, 3]
