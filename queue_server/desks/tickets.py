@@ -100,9 +100,13 @@ class TicketDesk(DeskBase):
                                f"ticket {ticket.number} {where_en}; window {node.window} cannot {action} it")
             return node.window
         if node.role is NodeRole.KIOSK and action in KIOSK_ACTIONS:
-            if action in ("printed", "print_failed") and ticket.issued_by != node.name:
-                raise forbidden("只有出票的取号机可以报告打印结果",
-                               f"only the kiosk that issued ticket {ticket.number} reports its printing")
+            # A ticket whose print failed may be reprinted at any kiosk (the citizen walks to the next one),
+            # and that kiosk reports its reprint; otherwise only the issuing kiosk speaks for the paper.
+            reprint = ticket.printed == "failed"
+            if action in ("printed", "print_failed") and ticket.issued_by != node.name and not reprint:
+                raise forbidden("只有出票的取号机（或补打失败票的取号机）可以报告打印结果",
+                               f"only the kiosk that issued ticket {ticket.number} reports its printing, "
+                               "unless it failed to print and this kiosk reprinted it")
             if action == "cancel" and ticket.state is not TicketState.WAITING:
                 raise forbidden("取号机只能取消等候中的号", "a kiosk may only cancel a waiting ticket")
             return None

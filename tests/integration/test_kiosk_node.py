@@ -129,6 +129,11 @@ async def test_paper_out_after_issue_is_recorded_and_another_kiosk_reprints(
         mark = await second.touch(Touch(Button.REPRINT))
         await second.view.wait_for(Screen.NUMBER, mark)
         assert failed.number in second.printer.tickets[-1].text
+
+        async def reprinted() -> bool:
+            return [e["data"]["ok"] for e in await _printed_events(session, server, tickets[0]["id"])] == [False, True]
+
+        await until(reprinted, "kiosk-2's reprint to be recorded as printed")
     assert len(await _tickets(session, server)) == 1
 
 

@@ -54,6 +54,23 @@ async def issue(session: aiohttp.ClientSession, server: ServerProcess, n: int = 
     return ticket
 
 
+async def test_another_kiosk_reports_only_a_reprint_of_a_failed_ticket(
+        server: ServerProcess, session: aiohttp.ClientSession) -> None:
+    """The citizen whose ticket failed to print may take the reprint at any kiosk; that kiosk reports it."""
+    ticket = await issue(session, server, 1)
+    path = f"{TICKETS}/{ticket['id']}"
+    status, body, _ = await post(session, server, f"{path}/printed", kiosk(2))
+    assert (status, error_code(body)) == (403, "forbidden")  # not failed: still the issuing kiosk's to report
+    status, body, _ = await post(session, server, f"{path}/print_failed", kiosk(1), {"reason": "paper out"})
+    assert status == 200 and body["printed"] == "failed"
+    status, body, _ = await post(session, server, f"{path}/print_failed", kiosk(3), {"reason": "jam"})
+    assert status == 200 and body["printed"] == "failed"  # a reprint that failed too
+    status, body, _ = await post(session, server, f"{path}/printed", kiosk(2))
+    assert status == 200 and body["printed"] == "printed"
+    status, body, _ = await post(session, server, f"{path}/print_failed", kiosk(3), {"reason": "jam"})
+    assert (status, error_code(body)) == (403, "forbidden")  # printed is final, and no longer a reprint
+
+
 async def test_only_the_issuing_kiosk_or_a_manager_reports_printing_and_printed_is_final(
         server: ServerProcess, session: aiohttp.ClientSession) -> None:
     ticket = await issue(session, server, 1)
