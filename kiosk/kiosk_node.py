@@ -49,13 +49,24 @@ from kiosk.flows.effects import (
     TicketPrint,
     WipePersonalData,
 )
-from kiosk.flows.events import Event, IdleTimeout, PrintDone, PrinterStatusRead, PrintFailed, ServerAnswer
+from kiosk.flows.events import (
+    Event,
+    IdleTimeout,
+    KioskHealth,
+    PrintDone,
+    PrinterStatusRead,
+    PrintFailed,
+    ServerAnswer,
+)
 from kiosk.node import NodeRuntime
 from kiosk.server_client import Result, Unreachable, as_flow_event
 
 __all__ = ["KioskNode", "ticket_layout"]
 
 log = logging.getLogger(__name__)
+
+#: device.state states of another kiosk's printer that still print (degraded: paper near its end)
+PRINTER_WORKS = frozenset({"connected", "ready", "degraded"})
 
 Performer = Callable[[Any], Awaitable[Event | None]]
 
@@ -144,11 +155,16 @@ class KioskNode:
         return outcomes
 
     async def on_event(self, event: dict[str, Any]) -> None:
-        """The stream: learn which ticket id each printed number is (kiosks may not list tickets)."""
+        """The stream: which ticket id each printed number is (kiosks may not list tickets), and which other
+        kiosks' printers work, so a kiosk that cannot print names one that can."""
+        data = event.get("data") or {}
         if event.get("type") == "ticket.issued":
-            data = event.get("data") or {}
             if isinstance(data.get("number"), str) and isinstance(data.get("ticket"), str):
                 self.numbers[data["number"]] = data["ticket"]
+        elif event.get("type") == "device.state" and data.get("kind") == "ticket_printer":
+            node = data.get("node")
+            if isinstance(node, str) and node != self.runtime.node.name:
+                await self.feed(KioskHealth(node, working=data.get("state") in PRINTER_WORKS))
 
     # ------------------------------------------------------------------ effects
     async def perform(self, effect: Effect) -> Event | None:

@@ -68,7 +68,7 @@ PUBLIC_FIELDS: dict[str, frozenset[str]] = {
     ev.ALERT_ACKNOWLEDGED: frozenset({"alert"}),
     ev.ALERT_RESOLVED: frozenset({"alert"}),
     ev.ALERT_CLOSED: frozenset({"alert"}),
-    ev.DEVICE_STATE: frozenset({"device", "kind", "state"}),
+    ev.DEVICE_STATE: frozenset({"node", "device", "kind", "state"}),  # kiosks name a working neighbour
     ev.CERTIFICATE_PRINTED: frozenset({"document_kind", "outcome"}),
     ev.CERTIFICATE_RATED: frozenset({"document_kind", "level"}),
 }
@@ -89,7 +89,7 @@ STAFF_FIELDS: dict[str, frozenset[str]] = {
     ev.CASE_OPENED: PUBLIC_FIELDS[ev.CASE_OPENED] | {"ticket", "level", "holder_masked", "subject", "category"},
     ev.CASE_STEP: PUBLIC_FIELDS[ev.CASE_STEP] | {"ticket", "note", "department"},
     ev.ALERT_CLOSED: PUBLIC_FIELDS[ev.ALERT_CLOSED] | {"note"},
-    ev.DEVICE_STATE: PUBLIC_FIELDS[ev.DEVICE_STATE] | {"node", "reason", "since"},
+    ev.DEVICE_STATE: PUBLIC_FIELDS[ev.DEVICE_STATE] | {"reason", "since"},
     ev.CERTIFICATE_PRINTED: PUBLIC_FIELDS[ev.CERTIFICATE_PRINTED] | {"print", "holder_masked", "reason"},
     ev.CERTIFICATE_RATED: PUBLIC_FIELDS[ev.CERTIFICATE_RATED] | {"print", "channel"},
 }

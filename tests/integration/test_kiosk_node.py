@@ -109,6 +109,29 @@ async def test_paper_out_before_asks_the_server_nothing_and_names_another_kiosk(
         assert kiosk.printer.tickets == []
 
 
+async def test_a_kiosk_points_past_a_neighbour_whose_printer_the_server_says_is_down(
+        tmp_path: Path, hall_file: Path, server: ServerProcess, session: aiohttp.ClientSession) -> None:
+    """The nearest working kiosk comes from the stream's device health, not the config alone."""
+    async with running_node(hall_file, "kiosk-2", server.url, tmp_path / "node2") as neighbour, \
+            running_node(hall_file, "kiosk-1", server.url, tmp_path / "node1") as kiosk:
+        neighbour.printer.inject(Fault.PAPER_OUT)
+
+        async def learned() -> bool:
+            return "kiosk-2" in kiosk.behaviour.state.down
+
+        await until(learned, "kiosk-1 to learn from the stream that kiosk-2's printer is down")
+        kiosk.printer.inject(Fault.PAPER_OUT)
+        mark = await _take_ticket(kiosk)
+        down = await kiosk.view.wait_for(Screen.PRINTER_DOWN, mark)
+        assert "kiosk-3" in down.words.zh and "kiosk-2" not in down.words.zh
+        neighbour.printer.clear(Fault.PAPER_OUT)
+
+        async def back() -> bool:
+            return "kiosk-2" not in kiosk.behaviour.state.down
+
+        await until(back, "kiosk-1 to learn that kiosk-2 works again")
+
+
 async def test_paper_out_after_issue_is_recorded_and_another_kiosk_reprints(
         tmp_path: Path, hall_file: Path, server: ServerProcess, session: aiohttp.ClientSession) -> None:
     async with running_node(hall_file, "kiosk-1", server.url, tmp_path / "node1") as first:
