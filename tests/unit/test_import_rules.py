@@ -43,3 +43,18 @@ def test_the_engine_is_pure(path: Path) -> None:
             or name.startswith("queue_server.engine")
         assert ok, f"{path.relative_to(ROOT)} imports {name}"
         assert top not in {"asyncio", "sqlite3", "socket", "threading", "time"}, f"{path.name} imports {name}"
+
+
+#: the kiosk UI renders the flows' Show effects and gives back their Touch events: those message modules only
+SCREENS_MAY_IMPORT = {"kiosk.flows.effects", "kiosk.flows.events", "kiosk.flows.words"}
+
+
+@pytest.mark.parametrize("path", _modules("screens"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_screens_import_only_the_flow_messages_they_render(path: Path) -> None:
+    """Screens reach the server over HTTP/WebSocket; of the project they import only the flows' message types
+    (and the CLI the config it loads)."""
+    for name in _imports(path):
+        top = name.split(".")[0]
+        if top in PROJECT - {"screens"}:
+            assert name in SCREENS_MAY_IMPORT or (path.name == "cli.py" and top == "config"), \
+                f"{path.relative_to(ROOT)} imports {name}"
