@@ -36,7 +36,7 @@ def min_target_px(dpi: float = DEFAULT_DPI, mm: float = MIN_TARGET_MM) -> int:
 class Regions:
     message: Box
     number: Box | None
-    qr: Box | None
+    picture: Box | None  # a QR code, or the card pictogram
     grid: Box | None
 
 
@@ -62,15 +62,15 @@ class Layout:
         self.top = header_h + self.gap
         self.bottom = self.nav[1] - self.gap  # the content's lower edge
 
-    def regions(self, *, has_number: bool, has_qr: bool, has_grid: bool) -> Regions:
+    def regions(self, *, has_number: bool, has_picture: bool, has_grid: bool) -> Regions:
         """The content regions of a screen with these parts."""
-        return self._portrait(has_number, has_qr, has_grid) if self.portrait else \
-            self._landscape(has_number, has_qr, has_grid)
+        return self._portrait(has_number, has_picture, has_grid) if self.portrait else \
+            self._landscape(has_number, has_picture, has_grid)
 
-    def _portrait(self, has_number: bool, has_qr: bool, has_grid: bool) -> Regions:
+    def _portrait(self, has_number: bool, has_picture: bool, has_grid: bool) -> Regions:
         s, w = self.scale.px, self.size[0]
         inner = w - 2 * self.pad
-        rest = has_number or has_qr or has_grid
+        rest = has_number or has_picture or has_grid
         message_h = (s(300) if has_grid else s(420)) if rest else self.bottom - self.top
         message = (self.pad, self.top, inner, message_h)
         y = self.top + message_h + self.gap
@@ -79,29 +79,30 @@ class Layout:
             number_h = s(440)
             number = (self.pad, y, inner, number_h)
             y += number_h + self.gap
-        qr = None
-        if has_qr:
+        picture = None
+        if has_picture:
             side = min(s(600), self.bottom - y, inner)
-            qr = ((w - side) // 2, y, side, side)
+            picture = ((w - side) // 2, y, side, side)
             y += side + self.gap
         grid = (self.pad, y, inner, self.bottom - y) if has_grid else None
-        return Regions(message, number, qr, grid)
+        return Regions(message, number, picture, grid)
 
-    def _landscape(self, has_number: bool, has_qr: bool, has_grid: bool) -> Regions:
+    def _landscape(self, has_number: bool, has_picture: bool, has_grid: bool) -> Regions:
         s, w = self.scale.px, self.size[0]
         height = self.bottom - self.top
         inner = w - 2 * self.pad
-        left_w = round(w * 0.42) - self.pad if (has_grid or has_qr) else inner
+        # a line much longer than 1400 px is hard to follow back to its start: words alone stay narrower
+        left_w = round(w * 0.42) - self.pad if (has_grid or has_picture) else min(inner, s(1400))
         number_h = min(s(380), height // 2) if has_number else 0
         message = (self.pad, self.top, left_w, height - (number_h + self.gap if has_number else 0))
         number = (self.pad, self.top + message[3] + self.gap, left_w, number_h) if has_number else None
         right_x = self.pad + left_w + self.gap * 2
         right: Box = (right_x, self.top, w - self.pad - right_x, height)
-        qr = None
-        if has_qr:
+        picture = None
+        if has_picture:
             side = min(right[2], right[3], s(640))
-            qr = (right[0] + (right[2] - side) // 2, right[1], side, side)
-        return Regions(message, number, qr, right if has_grid else None)
+            picture = (right[0] + (right[2] - side) // 2, right[1], side, side)
+        return Regions(message, number, picture, right if has_grid else None)
 
     # ------------------------------------------------------------------ targets
     def place(self, grid: Box | None, groups: Sequence[tuple[Words | None, Sequence[Touch], int]], *, page: int,

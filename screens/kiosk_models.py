@@ -75,6 +75,7 @@ LABELS: dict[Button, Words] = {
 LEVEL_LABELS: dict[str, Words] = {"5": Words("非常满意", "Very satisfied"), "4": Words("满意", "Satisfied"),
                                   "3": Words("基本满意", "Fairly satisfied"), "2": Words("不满意", "Dissatisfied"),
                                   "1": Words("非常不满意", "Very dissatisfied")}
+CARD_HINT = Words("请将身份证或社保卡放在读卡区", "Place your ID or social-security card on the reader")
 PAGE_PREVIOUS = Words("上一页", "Previous")
 PAGE_NEXT = Words("下一页", "More")
 
@@ -87,13 +88,14 @@ class Plan:
     default: Words = NO_WORDS
     number_label: Words = NO_WORDS
     alert: bool = False  # an error screen: red header, so it reads as "something went wrong" at a glance
+    card_hint: bool = False  # a card is asked for: a picture of one, and where it goes
 
 
 PLANS: dict[Screen, Plan] = {
     Screen.START: Plan(Words("自助取号", "Take a ticket"),
                        Words("请选择业务，或刷身份证 / 社保卡取号。", "Choose a service, or tap your ID card.")),
     Screen.SERVICES: Plan(Words("选择业务", "Choose a service")),
-    Screen.NEED_CARD: Plan(Words("请刷身份证", "Please tap your ID card")),
+    Screen.NEED_CARD: Plan(Words("请刷身份证", "Please tap your ID card"), card_hint=True),
     Screen.GREEN_OFFER: Plan(Words("绿色通道", "Green channel")),
     Screen.WORKING: Plan(Words("请稍候", "One moment"), Words("请稍候……", "One moment, please…")),
     Screen.PRINTER_DOWN: Plan(Words("本机暂不能取号", "This kiosk cannot print"), number_label=Words(
@@ -210,11 +212,13 @@ class KioskView:
     targets: tuple[Target, ...]
     page: int = 0
     pages: int = 1
+    card_hint: TextBlock | None = None  # the card pictogram's box and its words
 
     def blocks(self) -> tuple[TextBlock, ...]:
         """Every text block drawn (for the contrast check)."""
         label = (self.number.label,) if self.number else ()
-        return (self.header, *((self.holder,) if self.holder else ()), self.message, *label, *self.headings)
+        optional = tuple(b for b in (self.holder, self.card_hint) if b is not None)
+        return (self.header, *optional, self.message, *label, *self.headings)
 
 
 def masked_only(text: str) -> str:
@@ -258,7 +262,7 @@ def kiosk_view(show: Show, names: Names, size: tuple[int, int], *, dpi: float = 
     nav = [t for t in show.choices if t.button in _NAV]
     keys = [t for t in show.choices if t.button in _KEYS]
     grid = [t for t in show.choices if t.button not in _NAV and t.button not in _KEYS]
-    regions = layout.regions(has_number=plan.number_label != NO_WORDS, has_qr=bool(show.qr),
+    regions = layout.regions(has_number=plan.number_label != NO_WORDS, has_picture=bool(show.qr) or plan.card_hint,
                              has_grid=bool(grid or keys))
     message = TextBlock(regions.message, words.zh, words.en, s(56), s(36))
     number = None
@@ -274,8 +278,11 @@ def kiosk_view(show: Show, names: Names, size: tuple[int, int], *, dpi: float = 
     placed, headings, pages = layout.place(regions.grid, groups, page=page, nav=nav)
     targets = tuple(_target(box, touch, step, names, keys, s, pressed) for box, touch, step in placed)
     heading_blocks = tuple(TextBlock(box, w.zh, w.en, s(42), s(28), SOFT) for box, w in headings)
-    return KioskView(size, show.screen, header, holder, message, number, regions.qr, show.qr, heading_blocks,
-                     targets, min(page, pages - 1), pages)
+    qr = regions.picture if show.qr else None
+    hint = TextBlock(regions.picture, CARD_HINT.zh, CARD_HINT.en, s(44), s(30), theme.TEXT, theme.PANEL,
+                     align="center") if plan.card_hint and regions.picture else None
+    return KioskView(size, show.screen, header, holder, message, number, qr, show.qr, heading_blocks,
+                     targets, min(page, pages - 1), pages, hint)
 
 
 def _groups(screen: Screen, grid: Sequence[Touch], keys: Sequence[Touch],

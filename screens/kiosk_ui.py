@@ -36,6 +36,7 @@ from screens.widgets import Painter, measure
 __all__ = ["SETTLE_S", "KioskRenderer", "KioskScreen", "wrap"]
 
 SETTLE_S = 0.4
+CARD_MARK = (150, 170, 200)  # the drawn card's photo and lines
 _TOKEN = re.compile(r"[A-Za-z0-9'’%@#&+\-/.,:;!?()…]+\s*|\s+|.")
 _NO_LINE_START = set("，。、；：！？）」』”,.;:!?)…")
 
@@ -104,6 +105,8 @@ class KioskRenderer:
             box = pygame.Rect(view.qr)
             self.painter.fill(box, theme.BACKGROUND)
             self.placed["qr"] = self.surface.blit(image, image.get_rect(center=box.center))
+        elif name == "card" and view.card_hint is not None:
+            self._card_hint(view.card_hint)
         elif name.startswith("heading:"):
             block = content
             assert isinstance(block, TextBlock)
@@ -122,6 +125,28 @@ class KioskRenderer:
         en = target.label.en if inner.height >= target.size_zh + target.size_en + 8 else ""
         self._words(inner, target.label.zh, en, target.size_zh, target.size_en, (ink, ink_en), align="center",
                     valign="center", bold=True, max_zh_lines=2)
+
+    def _card_hint(self, hint: TextBlock) -> None:
+        """A drawn card (ID-card proportions, 85.6 × 54 mm) over the words saying where it goes."""
+        box = pygame.Rect(hint.box)
+        self.painter.fill(box, theme.BACKGROUND)
+        self.painter.panel(box, hint.background, radius=24)
+        card_w = box.width * 6 // 10
+        card = pygame.Rect(0, 0, card_w, card_w * 54 // 86)
+        card.midtop = (box.centerx, box.y + box.height // 10)
+        pygame.draw.rect(self.surface, theme.TEXT, card, border_radius=card.width // 16)
+        photo = pygame.Rect(card.right - card.width * 3 // 10, card.y + card.height // 6, card.width // 5,
+                            card.height // 2)
+        pygame.draw.rect(self.surface, CARD_MARK, photo, border_radius=6)
+        for i in range(3):
+            line = pygame.Rect(card.x + card.width // 10, card.y + card.height * (2 + i) // 8,
+                               card.width // 2, max(4, card.height // 16))
+            pygame.draw.rect(self.surface, CARD_MARK, line, border_radius=3)
+        words = TextBlock((box.x + 16, card.bottom + 16, box.width - 32, box.bottom - card.bottom - 32), hint.zh,
+                          hint.en, hint.size_zh, hint.size_en, hint.colour, hint.background, hint.align,
+                          hint.colour_en)
+        self._block(words, valign="center")
+        self.placed["card"] = card
 
     def _block(self, block: TextBlock, valign: str = "top") -> None:
         bold = block.size_zh >= 56
@@ -164,6 +189,8 @@ def _regions(view: KioskView) -> dict[str, tuple[Box, object]]:
         out["number"] = (view.number.box, view.number)
     if view.qr is not None:
         out["qr"] = (view.qr, view.qr_text)
+    if view.card_hint is not None:
+        out["card"] = (view.card_hint.box, view.card_hint)
     for i, block in enumerate(view.headings):
         out[f"heading:{i}"] = (block.box, block)
     for i, target in enumerate(view.targets):

@@ -40,6 +40,8 @@ def regions(view: KioskView) -> list[pygame.Rect]:
     """Every box text may be drawn in."""
     boxes = [pygame.Rect(0, 0, view.size[0], view.header.box[3]), rect(view.message.box)]
     boxes += [rect(b.box) for b in view.headings] + [rect(t.box) for t in view.targets]
+    if view.card_hint is not None:
+        boxes.append(rect(view.card_hint.box))
     if view.number is not None:
         boxes.append(rect(view.number.box))
     return boxes
