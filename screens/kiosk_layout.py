@@ -62,16 +62,29 @@ class Layout:
         self.top = header_h + self.gap
         self.bottom = self.nav[1] - self.gap  # the content's lower edge
 
-    def regions(self, *, has_number: bool, has_picture: bool, has_grid: bool) -> Regions:
-        """The content regions of a screen with these parts."""
-        return self._portrait(has_number, has_picture, has_grid) if self.portrait else \
+    def regions(self, *, has_number: bool, has_picture: bool, has_grid: bool, words: tuple[str, str] = ("", ""),
+                sizes: tuple[int, int] = (56, 36), has_nav: bool = True) -> Regions:
+        """The content regions of a screen with these parts; ``words`` at ``sizes`` (design pixels) size the
+        portrait message box (estimated, the renderer measures and shrinks if it must). Without nav targets
+        the content takes the nav bar's room too."""
+        self.bottom = self.nav[1] - self.gap if has_nav else self.size[1] - self.pad
+        return self._portrait(has_number, has_picture, has_grid, words, sizes) if self.portrait else \
             self._landscape(has_number, has_picture, has_grid)
 
-    def _portrait(self, has_number: bool, has_picture: bool, has_grid: bool) -> Regions:
+    def message_height(self, width: int, words: tuple[str, str], sizes: tuple[int, int]) -> int:
+        """About how tall ``words`` wrap in ``width``: a CJK character is one em wide, a Latin one about half."""
+        s = self.scale.px
+        zh_lines = math.ceil(len(words[0]) * s(sizes[0]) / width) if words[0] else 0
+        en_lines = math.ceil(len(words[1]) * s(sizes[1]) * 0.5 / width) if words[1] else 0
+        return round(1.3 * (zh_lines * s(sizes[0]) + en_lines * s(sizes[1])) + s(sizes[1]))
+
+    def _portrait(self, has_number: bool, has_picture: bool, has_grid: bool, words: tuple[str, str],
+                  sizes: tuple[int, int]) -> Regions:
         s, w = self.scale.px, self.size[0]
         inner = w - 2 * self.pad
         rest = has_number or has_picture or has_grid
-        message_h = (s(300) if has_grid else s(420)) if rest else self.bottom - self.top
+        needed = max(s(180), self.message_height(inner, words, sizes))
+        message_h = min(needed, s(300) if has_grid else s(420)) if rest else self.bottom - self.top
         message = (self.pad, self.top, inner, message_h)
         y = self.top + message_h + self.gap
         number = None
@@ -140,6 +153,8 @@ class Layout:
         per_page = per_page_rows * widest
         pages = math.ceil(len(items) / per_page)
         page = max(0, min(page, pages - 1))
+        if pages == 1:  # all fit once the headings go: spread them over the rows they need
+            per_page_rows = math.ceil(len(items) / widest)
         row_h = min(max_row, (height - gap * (per_page_rows - 1)) // per_page_rows)
         self._rows(x, y, width, row_h, widest, items[page * per_page:(page + 1) * per_page], placed)
         return pages, page

@@ -29,7 +29,7 @@ from kiosk.flows.effects import Screen, Show
 from kiosk.flows.events import Button, Touch
 from kiosk.flows.words import NO_WORDS, Words
 from screens import theme
-from screens.kiosk_layout import COMFORT_MM, DEFAULT_DPI, MIN_TARGET_MM, Box, Layout, min_target_px
+from screens.kiosk_layout import COMFORT_MM, DEFAULT_DPI, MIN_TARGET_MM, Box, Layout, Placed, Regions, min_target_px
 
 __all__ = ["COMFORT_MM", "DEFAULT_DPI", "MIN_TARGET_MM", "Box", "KioskView", "Names", "NumberBlock", "Style",
            "Target", "TextBlock", "contrast", "hit", "kiosk_view", "masked_only", "min_target_px"]
@@ -262,8 +262,17 @@ def kiosk_view(show: Show, names: Names, size: tuple[int, int], *, dpi: float = 
     nav = [t for t in show.choices if t.button in _NAV]
     keys = [t for t in show.choices if t.button in _KEYS]
     grid = [t for t in show.choices if t.button not in _NAV and t.button not in _KEYS]
-    regions = layout.regions(has_number=plan.number_label != NO_WORDS, has_picture=bool(show.qr) or plan.card_hint,
-                             has_grid=bool(grid or keys))
+    groups = _groups(show.screen, grid, keys, names)
+
+    def arrange(has_nav: bool) -> tuple[Regions, list[Placed], list[tuple[Box, Words]], int]:
+        regions = layout.regions(has_number=plan.number_label != NO_WORDS,
+                                 has_picture=bool(show.qr) or plan.card_hint, has_grid=bool(grid or keys),
+                                 words=(words.zh, words.en), sizes=(56, 36), has_nav=has_nav)
+        return regions, *layout.place(regions.grid, groups, page=page, nav=nav)
+
+    regions, placed, headings, pages = arrange(bool(nav))
+    if pages > 1 and not nav:  # the page turns need the nav bar after all
+        regions, placed, headings, pages = arrange(True)
     message = TextBlock(regions.message, words.zh, words.en, s(56), s(36))
     number = None
     if regions.number is not None:
@@ -274,8 +283,6 @@ def kiosk_view(show: Show, names: Names, size: tuple[int, int], *, dpi: float = 
         text = show.number or "—"
         number = NumberBlock(nb, text, label, s(300) if not keys else s(160),
                              theme.ACCENT if show.number else SOFT)
-    groups = _groups(show.screen, grid, keys, names)
-    placed, headings, pages = layout.place(regions.grid, groups, page=page, nav=nav)
     targets = tuple(_target(box, touch, step, names, keys, s, pressed) for box, touch, step in placed)
     heading_blocks = tuple(TextBlock(box, w.zh, w.en, s(42), s(28), SOFT) for box, w in headings)
     qr = regions.picture if show.qr else None

@@ -29,11 +29,11 @@ import pygame
 from kiosk.flows.effects import Screen, Show
 from kiosk.flows.events import Touch
 from screens import theme
-from screens.kiosk_models import DEFAULT_DPI, Box, KioskView, Names, Target, TextBlock, hit, kiosk_view
+from screens.kiosk_models import DEFAULT_DPI, Box, KioskView, Names, Style, Target, TextBlock, hit, kiosk_view
 from screens.qr import qr_surface
 from screens.widgets import Painter, measure
 
-__all__ = ["SETTLE_S", "KioskRenderer", "KioskScreen", "wrap"]
+__all__ = ["SETTLE_S", "KioskRenderer", "KioskScreen", "balanced", "wrap"]
 
 SETTLE_S = 0.4
 CARD_MARK = (150, 170, 200)  # the drawn card's photo and lines
@@ -58,6 +58,16 @@ def wrap(text: str, size: int, width: int, bold: bool = False) -> list[str]:
     return lines
 
 
+def balanced(text: str, size: int, width: int, bold: bool = False) -> list[str]:
+    """``wrap``, but two lines of about equal length rather than a full line and an orphan (管理中 / 心)."""
+    lines = wrap(text, size, width, bold)
+    if len(lines) == 2:
+        even = wrap(text, size, measure(text, size, bold)[0] // 2 + size, bold)
+        if len(even) == 2:
+            return even
+    return lines
+
+
 class KioskRenderer:
     """Keeps the last view drawn; ``draw`` repaints only the regions whose content differs."""
 
@@ -66,6 +76,7 @@ class KioskRenderer:
         self.painter = Painter(surface)
         self.last: dict[str, tuple[Box, object]] | None = None
         self.placed: dict[str, pygame.Rect] = {}  # "number" → where the number's glyphs went
+        self._label_factor = 1.0
 
     def draw(self, view: KioskView) -> list[pygame.Rect]:
         """Paint ``view``; the rectangles that changed (for ``pygame.display.update``)."""
@@ -79,6 +90,7 @@ class KioskRenderer:
         else:
             changed = [k for k, v in regions.items() if last[k] != v]
             dirty = [pygame.Rect(regions[k][0]) for k in changed]
+        self._label_factor = self._common_factor(view)
         for name in changed:
             self._draw_region(view, name, regions[name][1])
         self.last = regions
@@ -116,15 +128,27 @@ class KioskRenderer:
             assert isinstance(content, Target)
             self._target(content)
 
+    @staticmethod
+    def _label_parts(target: Target) -> tuple[pygame.Rect, str]:
+        inner = pygame.Rect(target.box).inflate(-24, -12)
+        return inner, target.label.en if inner.height >= target.size_zh + target.size_en + 8 else ""
+
+    def _common_factor(self, view: KioskView) -> float:
+        """One type size for all the labels of a grid (buttons whose words jump in size look like different
+        kinds of button): the largest that fits every one."""
+        factors = [self._fit(*self._label_parts(t), t.label.zh, t.size_zh, t.size_en, True, 2)[0]
+                   for t in view.targets if t.style is not Style.NAV]
+        return min(factors, default=1.0)
+
     def _target(self, target: Target) -> None:
         background, ink, ink_en = target.colours
         box = pygame.Rect(target.box)
         self.painter.fill(box, theme.BACKGROUND)
         self.painter.panel(box, background, radius=18, edge=theme.PANEL_EDGE if background == theme.PANEL else None)
-        inner = box.inflate(-24, -12)
-        en = target.label.en if inner.height >= target.size_zh + target.size_en + 8 else ""
+        inner, en = self._label_parts(target)
+        factor = 1.0 if target.style is Style.NAV else self._label_factor
         self._words(inner, target.label.zh, en, target.size_zh, target.size_en, (ink, ink_en), align="center",
-                    valign="center", bold=True, max_zh_lines=2)
+                    valign="center", bold=True, max_zh_lines=2, factor=factor)
 
     def _card_hint(self, hint: TextBlock) -> None:
         """A drawn card (ID-card proportions, 85.6 × 54 mm) over the words saying where it goes."""
@@ -153,22 +177,30 @@ class KioskRenderer:
         self._words(pygame.Rect(block.box), block.zh, block.en, block.size_zh, block.size_en,
                     (block.colour, block.colour_en), align=block.align, valign=valign, bold=bold)
 
-    def _words(self, box: pygame.Rect, zh: str, en: str, size_zh: int, size_en: int,
-               colours: tuple[theme.RGB, theme.RGB], *,
-               align: str, valign: str, bold: bool = False, max_zh_lines: int = 99) -> None:
-        """Chinese lines, then English lines in a softer colour, shrunk together until they fit ``box``."""
-        floor = 0.5
-        factor = 1.0
+    @staticmethod
+    def _fit(box: pygame.Rect, en: str, zh: str, size_zh: int, size_en: int, bold: bool, max_zh_lines: int,
+             start: float = 1.0) -> tuple[float, list[str], list[str]]:
+        """The largest factor (from ``start``, down to half) at which the words fit ``box``, and their lines."""
+        factor = start
         while True:
             sz, se = max(8, round(size_zh * factor)), max(8, round(size_en * factor))
-            zh_lines = wrap(zh, sz, box.width, bold)
+            zh_lines = balanced(zh, sz, box.width, bold)
             en_lines = wrap(en, se, box.width)
-            lh_zh, lh_en = round(sz * 1.3), round(se * 1.3)
             gap = round(se * 0.4) if zh_lines and en_lines else 0
-            height = len(zh_lines) * lh_zh + gap + len(en_lines) * lh_en
-            if (height <= box.height and len(zh_lines) <= max_zh_lines) or factor <= floor:
-                break
+            height = len(zh_lines) * round(sz * 1.3) + gap + len(en_lines) * round(se * 1.3)
+            if (height <= box.height and len(zh_lines) <= max_zh_lines) or factor <= 0.5:
+                return factor, zh_lines, en_lines
             factor -= 0.05
+
+    def _words(self, box: pygame.Rect, zh: str, en: str, size_zh: int, size_en: int,
+               colours: tuple[theme.RGB, theme.RGB], *,
+               align: str, valign: str, bold: bool = False, max_zh_lines: int = 99, factor: float = 1.0) -> None:
+        """Chinese lines, then English lines in a softer colour, shrunk together until they fit ``box``."""
+        factor, zh_lines, en_lines = self._fit(box, en, zh, size_zh, size_en, bold, max_zh_lines, factor)
+        sz, se = max(8, round(size_zh * factor)), max(8, round(size_en * factor))
+        lh_zh, lh_en = round(sz * 1.3), round(se * 1.3)
+        gap = round(se * 0.4) if zh_lines and en_lines else 0
+        height = len(zh_lines) * lh_zh + gap + len(en_lines) * lh_en
         y = box.y if valign == "top" else box.y + max(0, (box.height - height) // 2)
         colour, soft = colours
         for line in zh_lines:

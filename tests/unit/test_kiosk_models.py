@@ -144,14 +144,15 @@ def test_targets_are_named_from_the_hall() -> None:
     assert NAMES.label(Touch(Button.SERVICE, "ZZZ")).zh == "ZZZ"  # unknown code: shown, not dropped
 
 
-def long_list(count: int) -> Show:
+def long_list(count: int, screen: Screen = Screen.GUIDE_SERVICES) -> Show:
     choices = (*(Touch(Button.SERVICE, f"S{n:02d}") for n in range(count)), Touch(Button.STATUS))
-    return Show(Screen.GUIDE_SERVICES, choices=choices)
+    return Show(screen, choices=choices)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["portrait", "landscape"])
-def test_a_long_list_is_paged_not_squeezed(size: tuple[int, int]) -> None:
-    show = long_list(60)
+@pytest.mark.parametrize("screen", [Screen.GUIDE_SERVICES, Screen.START])  # START: no nav target of its own
+def test_a_long_list_is_paged_not_squeezed(size: tuple[int, int], screen: Screen) -> None:
+    show = long_list(60, screen)
     views = all_pages(show, size)
     assert len(views) > 1 and all(v.pages == len(views) for v in views)
     comfortable = min_target_px(mm=20)
@@ -160,6 +161,9 @@ def test_a_long_list_is_paged_not_squeezed(size: tuple[int, int]) -> None:
         assert all(t.box[3] >= comfortable for t in grid)
         turns = [t.page_step for t in view.targets if t.touch is None]
         assert turns == ([-1] if view.page > 0 else []) + ([1] if view.page < view.pages - 1 else [])
+        boxes = [t.box for t in view.targets]
+        assert all(not overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+        assert all(inside(b, size) for b in boxes)
     reached = [t.touch for v in views for t in v.targets if t.touch is not None]
     assert sorted(reached, key=repr) == sorted(show.choices, key=repr)
 
