@@ -77,9 +77,13 @@ class KioskRenderer:
         self.last: dict[str, tuple[Box, object]] | None = None
         self.placed: dict[str, pygame.Rect] = {}  # "number" → where the number's glyphs went
         self._label_factor = 1.0
+        self.last_view: KioskView | None = None
 
     def draw(self, view: KioskView) -> list[pygame.Rect]:
         """Paint ``view``; the rectangles that changed (for ``pygame.display.update``)."""
+        if view == self.last_view:  # the node pumps every frame; an unchanged screen costs one comparison
+            return []
+        self.last_view = view
         regions = _regions(view)
         last = self.last
         self.painter.drawn.clear()
