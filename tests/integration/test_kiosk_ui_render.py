@@ -4,7 +4,7 @@ for people to look at, region and glyph checks on each, partial repaints, and ta
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pygame
@@ -205,3 +205,47 @@ def test_page_turns_stay_in_the_ui(display: pygame.Surface) -> None:
         seen |= {t.touch for t in screen.view.targets if t.touch is not None}
     assert seen == {*services, Touch(Button.STATUS), Touch(Button.DONE)}
     screen.pump()
+
+
+def test_a_citizen_takes_a_ticket_by_tapping_through_the_real_flow(display: pygame.Surface) -> None:
+    """The node's loop in small: the flow's Shows go to the screen, the screen's taps go to the flow."""
+    from kiosk.flows import take_ticket
+    from kiosk.flows.effects import PrintTicket, RequestTicket
+    from kiosk.flows.events import PrintDone
+    from tests.support.kiosk_flows import PAPER_OK, context, issued
+
+    clock = Clock()
+    screen = KioskScreen(display, NAMES, clock=clock)
+    state, effects = take_ticket.initial(context())
+
+    def perform(effects: Sequence[object]) -> None:
+        for effect in effects:
+            if isinstance(effect, Show):
+                screen.show(effect)
+        screen.pump()
+        clock.now += 1  # the citizen reads before touching again
+
+    def tap(touch: Touch) -> Touch:
+        where = centre_of(screen, touch)
+        post(pygame.FINGERDOWN, where, display.get_size())
+        post(pygame.FINGERUP, where, display.get_size())
+        got = screen.touches()
+        assert got == [touch]
+        return got[0]
+
+    perform(effects)
+    state, effects = take_ticket.step(state, tap(Touch(Button.SERVICE, "A01")))  # one touch to a featured service
+    perform(effects)
+    assert screen.view.screen is Screen.WORKING and not screen.view.targets
+    state, effects = take_ticket.step(state, PAPER_OK)
+    request = next(e for e in effects if isinstance(e, RequestTicket))
+    state, effects = take_ticket.step(state, issued(request.key, number="A007"))
+    printed = next(e for e in effects if isinstance(e, PrintTicket))
+    state, effects = take_ticket.step(state, PrintDone(printed.ticket.ticket_id))
+    perform(effects)
+    assert screen.view.screen is Screen.NUMBER
+    assert ("A007", screen.renderer.placed["number"]) in screen.renderer.painter.drawn
+    assert screen.draw() == []  # an idle frame repaints nothing
+    state, effects = take_ticket.step(state, tap(Touch(Button.DONE)))
+    perform(effects)
+    assert screen.view.screen is Screen.START
