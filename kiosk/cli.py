@@ -35,6 +35,12 @@ def _build_parser() -> argparse.ArgumentParser:
         one.add_argument("--exit-after", type=float, help="stop after this many seconds")
         if kind == "window":
             one.add_argument("--window", type=int, required=True, help="the window number shown")
+    preview = kinds.add_parser("kiosk", help="the kiosk touch UI's start screen (a preview; the node runs the flows)")
+    preview.add_argument("--config", required=True, help="hall TOML file")
+    preview.add_argument("--node", required=True, help="a kiosk node's name in the hall file")
+    preview.add_argument("--size", default="1080x1920", help="WIDTHxHEIGHT (1080x1920 portrait, 1920x1080 landscape)")
+    preview.add_argument("--dpi", type=float, default=102.5, help="the panel's pixels per inch (targets >= 15 mm)")
+    preview.add_argument("--snapshot", help="save the start screen as this PNG and exit (else: a window, Esc closes)")
 
     sim = sub.add_parser("elicence-sim", help="run a simulated e-licence library (电子证照库) with invented documents")
     sim.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback by default)")
@@ -67,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"{args.config}: ok — {hall.summary()}")
         return 0
+    if args.command == "screen" and args.screen == "kiosk":
+        from kiosk.preview import run_preview
+
+        return run_preview(args)
     if args.command == "screen":
         from screens.cli import run_screen
 

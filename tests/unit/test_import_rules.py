@@ -45,11 +45,28 @@ def test_the_engine_is_pure(path: Path) -> None:
         assert top not in {"asyncio", "sqlite3", "socket", "threading", "time"}, f"{path.name} imports {name}"
 
 
-@pytest.mark.parametrize("path", [p for p in _modules("kiosk") if p.name != "cli.py"],
+#: the command-line entry points that put rooms together (a node's program with its touch UI, previews)
+KIOSK_WIRING = {"cli.py", "preview.py"}
+
+
+@pytest.mark.parametrize("path", [p for p in _modules("kiosk") if p.name not in KIOSK_WIRING],
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_kiosk_talks_to_the_server_only_over_the_wire(path: Path) -> None:
     """Nodes reach the server over HTTP/WebSocket only, and never draw with the screens' code (only the
-    top-level CLI, kiosk/cli.py, imports every room)."""
+    command-line entry points in KIOSK_WIRING import every room)."""
     for name in _imports(path):
         top = name.split(".")[0]
         assert top not in {"queue_server", "screens"}, f"{path.relative_to(ROOT)} imports {name}"
+#: the kiosk UI renders the flows' Show effects and gives back their Touch events: those message modules only
+SCREENS_MAY_IMPORT = {"kiosk.flows.effects", "kiosk.flows.events", "kiosk.flows.words"}
+
+
+@pytest.mark.parametrize("path", _modules("screens"), ids=lambda p: str(p.relative_to(ROOT)))
+def test_screens_import_only_the_flow_messages_they_render(path: Path) -> None:
+    """Screens reach the server over HTTP/WebSocket; of the project they import only the flows' message types
+    (and the CLI the config it loads)."""
+    for name in _imports(path):
+        top = name.split(".")[0]
+        if top in PROJECT - {"screens"}:
+            assert name in SCREENS_MAY_IMPORT or (path.name == "cli.py" and top == "config"), \
+                f"{path.relative_to(ROOT)} imports {name}"
