@@ -16,7 +16,7 @@ const Charts = (() => {
   // options: {max (else the largest value), format(value) → text, title}
   function bars(items, options) {
     const opts = options || {};
-    const rowHeight = 26, labelWidth = 150, valueWidth = 90, width = 520;
+    const rowHeight = 26, labelWidth = 130, valueWidth = 190, width = 600;
     const barWidth = width - labelWidth - valueWidth;
     const height = Math.max(rowHeight, items.length * rowHeight) + 4;
     const max = opts.max || Math.max(1, ...items.map((item) => item.value || 0));

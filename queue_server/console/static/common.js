@@ -90,6 +90,7 @@ const Console = (() => {
     "alert.acknowledged": "预警已确认", "alert.resolved": "预警恢复", "alert.closed": "预警关闭",
     "device.state": "设备状态", "appointment.booked": "预约", "appointment.cancelled": "取消预约",
     "appointment.checked_in": "预约签到", "appointment.no_show": "预约爽约", "day.rolled": "新的一天",
+    "staff.pin_failed": "密码错误", "appointment.due": "预约到时", "certificate.printed": "打印证明",
   };
 
   // The event stream of a manager: history after `after`, then live; reconnects with ?after=<last applied>
