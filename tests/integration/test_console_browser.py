@@ -137,6 +137,16 @@ async def test_a_manager_acknowledges_and_closes_an_alert_by_clicking(
     assert (closed["state"], closed["note"]) == ("closed", "已加开窗口")
     assert closed["acknowledged_by"] == closed["closed_by"] == "console:s001"
 
+    # a node's device goes wrong: the nodes table says what, in words, live
+    await call(api, "POST", f"{server.url}/api/v1/nodes/kiosk-3/health", kiosk(3), {"devices": [
+        {"name": "ticket_printer", "kind": "ticket_printer", "state": "fault", "reason": "缺纸"},
+        {"name": "idcard", "kind": "idcard", "state": "ready"}]})
+    await page.wait_for(f"{text_of('#nodes tr.faulty')}.includes('ticket_printer：故障（缺纸）')",
+                        "the printer fault in words")
+    assert "在线" in await page.evaluate(text_of("#nodes tr.faulty"))
+    await still_same_page(page)
+    await page.screenshot(shots / "dashboard-device-fault.png")
+
 
 async def test_a_manager_works_a_bad_rating_follow_up_to_closed_and_traces_the_matter(
         server: ServerProcess, page: Page, api: aiohttp.ClientSession, shots: Path) -> None:

@@ -24,12 +24,14 @@
   const APPOINTMENT_STATE = { booked: "已预约", checked_in: "已签到", cancelled: "已取消", no_show: "爽约" };
 
   const services = new Map();  // code → name, from the queues answer
+  const departments = new Map();  // code → name, from the stats messages
   const numbers = new Map();  // ticket id → number, to say events in words
 
   // ------------------------------------------------------------------ figures and charts (stats messages)
   function showFigures(live) {
     document.getElementById("day").textContent = live.day || "";
     const hall = live.hall;
+    for (const d of live.departments) departments.set(d.department, d.name);
     const figure = (label, value, note) => el("div", { class: "figure" }, el("span", { class: "value", text: value }),
                                               el("span", { class: "label", text: label }),
                                               note ? el("span", { class: "note", text: note }) : null);
@@ -121,7 +123,7 @@
         "button", { type: "button", "data-step": name, text: words, onclick: () => step(name) }));
       return el("tr", { class: f.overdue ? "overdue" : "", "data-followup": f.id },
                 el("td", { class: "number", text: numbers.get(f.ticket) || f.ticket }),
-                el("td", { text: `${f.level} 星` }), el("td", { text: f.department || "—" }),
+                el("td", { text: `${f.level} 星` }), el("td", { text: departments.get(f.department) || f.department || "—" }),
                 el("td", { class: "state", text: FOLLOWUP_STATE[f.state] || f.state }),
                 el("td", { text: f.deadline + (f.overdue ? "（已超期）" : "") }),
                 el("td", { class: "actions" }, note, buttons));
