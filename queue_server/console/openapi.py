@@ -27,6 +27,8 @@ OPERATIONS: list[tuple[str, str, dict[str, Any]]] = [
                         "responses": {"200": _HTML, "303": _SEE_OTHER}}),
     ("get", "/manage/history", {"summary": "流程追溯: a matter's history by number and day (console session)",
                                 "security": _PUBLIC, "responses": {"200": _HTML, "303": _SEE_OTHER}}),
+    ("get", "/manage/reports", {"summary": "reports: tables, charts and CSV/XLSX links from /api/v1/reports",
+                                "security": _PUBLIC, "responses": {"200": _HTML, "303": _SEE_OTHER}}),
     ("get", "/manage/sign-in", {"summary": "the console's sign-in page", "security": _PUBLIC,
                                 "responses": {"200": _HTML, "303": _SEE_OTHER}}),
     ("post", "/manage/sign-in", {

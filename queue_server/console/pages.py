@@ -32,7 +32,8 @@ _PAGE_HEADERS = {
     "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-PAGES = {"/manage": ("dashboard.html", "实时看板"), "/manage/history": ("history.html", "流程追溯")}
+PAGES = {"/manage": ("dashboard.html", "实时看板"), "/manage/history": ("history.html", "流程追溯"),
+         "/manage/reports": ("reports.html", "统计报表")}
 
 
 def _load_static() -> dict[str, tuple[bytes, str]]:
@@ -51,7 +52,7 @@ def _template(name: str) -> Template:
 
 
 _ASSETS = _load_static()
-_TEMPLATES = {name: _template(name) for name in ("sign_in.html", "dashboard.html", "history.html")}
+_TEMPLATES = {name: _template(name) for name in ("sign_in.html", *(page for page, _ in PAGES.values()))}
 
 
 def _page(request: web.Request, name: str, title: str, session: Session | None) -> web.Response:

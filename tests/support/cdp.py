@@ -77,11 +77,15 @@ class Page:
 
     async def wait_event(self, method: str, since: int = 0, timeout_s: float = WAIT_TIMEOUT_S) -> dict[str, Any]:
         """The first event ``method`` at or after position ``since`` of the event list."""
+        return (await self._wait_event_at(method, since, timeout_s))[1]
+
+    async def _wait_event_at(self, method: str, since: int, timeout_s: float = WAIT_TIMEOUT_S,
+                             ) -> tuple[int, dict[str, Any]]:
         async with asyncio.timeout(timeout_s):
             while True:
-                for item in self._events[since:]:
-                    if item.get("method") == method:
-                        return item
+                for index in range(since, len(self._events)):
+                    if self._events[index].get("method") == method:
+                        return index, self._events[index]
                 self._event_seen.clear()
                 await self._event_seen.wait()
 
@@ -146,6 +150,25 @@ class Page:
                 await self.viewport(width, height, mobile=mobile)
         await asyncio.to_thread(path.write_bytes, base64.b64decode(shot["data"]))
         return path
+
+    async def allow_downloads(self, folder: Path) -> None:
+        """Save what the page downloads (an ``<a download>`` clicked) into ``folder`` under its own name."""
+        await self.send("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(folder), eventsEnabled=True)
+
+    async def download(self, selector: str, folder: Path) -> Path:
+        """Click a download link and return the finished file (its browser-chosen name, complete on disk)."""
+        mark = len(self._events)
+        await self.click(selector)
+        begun = await self.wait_event("Browser.downloadWillBegin", mark)
+        guid, name = begun["params"]["guid"], begun["params"]["suggestedFilename"]
+        while True:
+            index, progress = await self._wait_event_at("Browser.downloadProgress", mark)
+            mark = index + 1
+            if progress["params"]["guid"] == guid and progress["params"]["state"] in ("completed", "canceled"):
+                break
+        if progress["params"]["state"] != "completed":
+            raise BrowserError(f"the download of {name} was cancelled")
+        return folder / name
 
     async def close(self) -> None:
         await self._ws.close()
