@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.integration.server_support import PIN, REPO, ServerProcess, free_port, kiosk, manager, sign_in, window
-from tests.support.cdp import Chromium, Page
+from tests.integration.server_support import PIN, ServerProcess, free_port, kiosk, manager, sign_in, window
+from tests.support.cdp import Chromium, Page, screenshot_dir
 
 
 @pytest.fixture
@@ -28,11 +28,7 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="module")
 def shots() -> Path:
-    """build/ (git-ignored) of the checkout: pytest's own temporary folders are pruned by other runs."""
-    out = REPO / "build" / "console-screenshots"
-    out.mkdir(parents=True, exist_ok=True)
-    print(f"\nconsole screenshots for people to look at: {out}")
-    return out
+    return screenshot_dir()
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.integration.server_support import PIN, REPO, ServerProcess, kiosk, manager, sign_in, window
-from tests.support.cdp import Chromium, Page
+from tests.integration.server_support import PIN, ServerProcess, kiosk, manager, sign_in, window
+from tests.support.cdp import Chromium, Page, screenshot_dir
 
 # The reports API is built on helper "reports"' branch; this page's test runs once both are merged.
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("queue_server.api.reports") is None,
@@ -89,7 +89,7 @@ async def test_the_reports_page_shows_the_apis_rows_charts_and_downloads_csv_and
     for chart, bars in (("#handled-chart", 2), ("#satisfaction-chart", None), ("#wait-chart", None)):
         count = await page.evaluate(f"document.querySelectorAll({json.dumps(chart + ' rect.chart-bar')}).length")
         assert count >= (bars or 1), chart
-    await page.screenshot(REPO / "build" / "console-screenshots" / "reports.png")
+    await page.screenshot(screenshot_dir() / "reports.png")
 
     downloads = tmp_path / "downloads"
     downloads.mkdir()

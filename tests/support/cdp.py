@@ -25,8 +25,16 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost")  # no lookups off the box
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "console-screenshots"  # git-ignored; kept after runs
 START_TIMEOUT_S = 30.0
 WAIT_TIMEOUT_S = 20.0
+
+
+def screenshot_dir() -> Path:
+    """Where browser tests save their screenshots for people (pytest's temporary folders are pruned by other runs)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    print(f"\nconsole screenshots for people to look at: {SCREENSHOTS}")
+    return SCREENSHOTS
 
 
 class BrowserError(AssertionError):
