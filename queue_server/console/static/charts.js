@@ -60,14 +60,17 @@ const Charts = (() => {
       return chart;
     }
     const step = width / items.length;
+    const labelEvery = step < 24 ? 2 : 1;  // 24 hours in 520 px: every other label, so none overlap
     items.forEach((item, index) => {
       const x = index * step;
       const h = item.value ? Math.max(2, ((height - bottom - top) * item.value) / max) : 0;
       chart.append(svg("rect", { x: x + step * 0.15, y: height - bottom - h, width: step * 0.7, height: h,
                                  class: "chart-bar" }));
-      chart.append(svg("text", { x: x + step / 2, y: height - 8, "text-anchor": "middle", class: "chart-label" },
-                       item.label));
-      if (item.value !== null && item.value !== undefined) {
+      if (index % labelEvery === 0) {
+        chart.append(svg("text", { x: x + step / 2, y: height - 8, "text-anchor": "middle", class: "chart-label" },
+                         item.label));
+      }
+      if (item.value) {
         chart.append(svg("text", { x: x + step / 2, y: height - bottom - h - 4, "text-anchor": "middle",
                                    class: "chart-value" }, format(item.value)));
       }

@@ -35,10 +35,8 @@
     document.getElementById("csv").href = `/api/v1/reports?${query(by, { format: "csv" })}`;
     document.getElementById("xlsx").href = `/api/v1/reports?${query(by, { format: "xlsx" })}`;
     fill("report-table", table(main));
-    fill("wait-chart", Charts.bars(hours.rows.map((r) => ({
-      label: `${r.label}`, value: minutes(r.wait_s.p50),
-      note: r.wait_s.p90 === null ? "" : `P90 ${minutes(r.wait_s.p90)} 分` })),
-      { title: "各时段等候时间中位数（分钟）", format: (v) => `${v} 分` }));
+    fill("wait-chart", Charts.columns(hours.rows.map((r) => ({ label: r.key, value: minutes(r.wait_s.p50) })),
+      { title: "各时段（取号时刻）等候时间中位数，分钟", format: (v) => `${v}′` }));
     fill("satisfaction-chart", Charts.bars(departments.rows.map((r) => ({ label: r.label, value: r.satisfaction })),
       { title: "各部门满意率", max: 1, format: percent }));
     fill("handled-chart", Charts.bars(windows.rows.map((r) => ({ label: r.label, value: r.handled })),
