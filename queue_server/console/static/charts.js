@@ -70,7 +70,7 @@ const Charts = (() => {
         chart.append(svg("text", { x: x + step / 2, y: height - 8, "text-anchor": "middle", class: "chart-label" },
                          item.label));
       }
-      if (item.value) {
+      if (item.value !== null && item.value !== undefined) {  // a 0 is a figure; no data (null) stays blank
         chart.append(svg("text", { x: x + step / 2, y: height - bottom - h - 4, "text-anchor": "middle",
                                    class: "chart-value" }, format(item.value)));
       }
