@@ -62,8 +62,8 @@ async def sign_in_page(page: Page, server: ServerProcess, staff: str = "s001", p
 async def dashboard(page: Page, server: ServerProcess) -> None:
     """Signed in as the demo manager, on the dashboard with every section read once."""
     await sign_in_page(page, server)
-    await page.wait_for("location.pathname === '/manage' && document.querySelector('#windows table') !== null"
-                        " && document.querySelector('#feed-state.live') !== null", "the dashboard, live")
+    await page.wait_for("location.pathname === '/manage' && document.body.dataset.ready !== undefined",
+                        "the dashboard read and live")
     await page.evaluate("window.__notReloaded = true")
 
 
