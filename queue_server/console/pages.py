@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+from dataclasses import dataclass
 from importlib import resources
 from string import Template
 
@@ -32,8 +33,24 @@ _PAGE_HEADERS = {
     "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-PAGES = {"/manage": ("dashboard.html", "实时看板"), "/manage/history": ("history.html", "流程追溯"),
-         "/manage/reports": ("reports.html", "统计报表")}
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page of the console: its body template, title and scripts (common.js comes first on every page)."""
+
+    body: str
+    title: str
+    scripts: tuple[str, ...]
+    signed_in: bool = True
+
+
+PAGES = {
+    "/manage": PageSpec("dashboard.html", "实时看板", ("charts.js", "dashboard.js")),
+    "/manage/history": PageSpec("history.html", "流程追溯", ("history.js",)),
+    "/manage/reports": PageSpec("reports.html", "统计报表", ("charts.js", "reports.js")),
+}
+SIGN_IN = PageSpec("sign_in.html", "登录", ("sign_in.js",), signed_in=False)
 
 
 def _load_static() -> dict[str, tuple[bytes, str]]:
@@ -52,14 +69,27 @@ def _template(name: str) -> Template:
 
 
 _ASSETS = _load_static()
-_TEMPLATES = {name: _template(name) for name in ("sign_in.html", *(page for page, _ in PAGES.values()))}
+_TEMPLATES = {name: _template(name) for name in ("layout.html", "header.html", SIGN_IN.body,
+                                                 *(spec.body for spec in PAGES.values()))}
 
 
-def _page(request: web.Request, name: str, title: str, session: Session | None) -> web.Response:
+def _nav(current: str) -> str:
+    marks = {path: ' aria-current="page"' if path == current else "" for path in PAGES}
+    return " ".join(f'<a href="{path}"{marks[path]}>{spec.title}</a>' for path, spec in PAGES.items())
+
+
+def _page(request: web.Request, spec: PageSpec, session: Session | None) -> web.Response:
+    """The layout around the page's body: one head, one header with the navigation, no inline script."""
     hall = request.app[SERVICE].hall
-    text = _TEMPLATES[name].substitute(
-        hall=html.escape(hall.name), title=html.escape(title), csrf=html.escape(session.csrf_token if session else ""),
-        who=html.escape(session.node.name if session else ""), timezone=html.escape(hall.timezone))
+    fields = {"hall": html.escape(hall.name), "title": html.escape(spec.title),
+              "who": html.escape(session.node.name if session else ""),
+              "csrf": html.escape(session.csrf_token if session else ""), "timezone": html.escape(hall.timezone)}
+    scripts = "\n".join(f'<script src="/manage/static/{name}" defer></script>'
+                         for name in ("common.js", *spec.scripts))
+    header = _TEMPLATES["header.html"].substitute(fields, nav=_nav(request.path)) if spec.signed_in else ""
+    text = _TEMPLATES["layout.html"].substitute(
+        fields, scripts=scripts, header=header, main=_TEMPLATES[spec.body].substitute(fields),
+        body_class="" if spec.signed_in else "sign-in")
     return web.Response(text=text, content_type="text/html", headers=_PAGE_HEADERS)
 
 
@@ -81,8 +111,7 @@ async def _console_page(request: web.Request) -> web.Response:
     session = _session(request)
     if session is None:
         raise web.HTTPSeeOther("/manage/sign-in")
-    name, title = PAGES[request.path]
-    return _page(request, name, title, session)
+    return _page(request, PAGES[request.path], session)
 
 
 for _path in PAGES:
@@ -93,7 +122,7 @@ for _path in PAGES:
 async def sign_in_page(request: web.Request) -> web.Response:
     if _session(request) is not None:
         raise web.HTTPSeeOther("/manage")
-    return _page(request, "sign_in.html", "登录", None)
+    return _page(request, SIGN_IN, None)
 
 
 @routes.post("/manage/sign-in")

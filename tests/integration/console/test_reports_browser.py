@@ -10,32 +10,18 @@ import csv
 import importlib.util
 import io
 import json
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.integration.server_support import PIN, ServerProcess, kiosk, manager, sign_in, window
-from tests.support.cdp import Chromium, Page, screenshot_dir
+from tests.integration.console.conftest import call, dashboard
+from tests.integration.server_support import ServerProcess, kiosk, manager, sign_in, window
+from tests.support.cdp import Page
 
 # The reports API is built on helper "reports"' branch; this page's test runs once both are merged.
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("queue_server.api.reports") is None,
                                 reason="GET /api/v1/reports is not on this branch yet (the reports helper builds it)")
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    with ServerProcess(tmp_path / "data") as running:
-        yield running
-
-
-async def call(api: aiohttp.ClientSession, method: str, url: str, headers: dict[str, str],
-               body: dict[str, Any] | None = None) -> Any:
-    async with api.request(method, url, headers=headers, json=body) as answer:
-        assert answer.status < 300, await answer.text()
-        return await answer.json()
 
 
 async def a_morning(api: aiohttp.ClientSession, server: ServerProcess) -> None:
@@ -55,31 +41,18 @@ async def a_morning(api: aiohttp.ClientSession, server: ServerProcess) -> None:
                        {"level": level, "channel": "pad"})
 
 
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    async with Chromium() as browser:
-        opened = await browser.new_page()
-        yield opened
-        assert opened.exceptions == [], f"the page threw: {opened.exceptions}"
-
-
 async def test_the_reports_page_shows_the_apis_rows_charts_and_downloads_csv_and_xlsx(
-        server: ServerProcess, page: Page, tmp_path: Path) -> None:
+        server: ServerProcess, page: Page, api: aiohttp.ClientSession, shots: Path, tmp_path: Path) -> None:
     # the reports helper's dependency, there once its branch is merged
     from openpyxl import load_workbook  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
-    async with aiohttp.ClientSession() as api:
-        await a_morning(api, server)
-        query = {"period": "day", "by": "service"}
-        expected = await call(api, "GET", f"{server.url}/api/v1/reports?period=day&by=service", manager())
-        async with api.get(f"{server.url}/api/v1/reports", params={**query, "format": "csv"},
-                           headers=manager()) as answer:
-            expected_csv = await answer.read()
-    await page.goto(f"{server.url}/manage/sign-in")
-    await page.type_into("#staff", "s001")
-    await page.type_into("#pin", PIN)
-    await page.click("#pin-submit")
-    await page.wait_for("location.pathname === '/manage'", "the dashboard")
+    await a_morning(api, server)
+    query = {"period": "day", "by": "service"}
+    expected = await call(api, "GET", f"{server.url}/api/v1/reports?period=day&by=service", manager())
+    async with api.get(f"{server.url}/api/v1/reports", params={**query, "format": "csv"},
+                       headers=manager()) as answer:
+        expected_csv = await answer.read()
+    await dashboard(page, server)
     await page.goto(f"{server.url}/manage/reports?period=day&by=service&date={expected['from']}")
     await page.wait_for("document.querySelectorAll('#report-table tr[data-key]').length > 0", "the report table")
     shown = await page.evaluate("Object.fromEntries([...document.querySelectorAll('#report-table tr[data-key]')]"
@@ -89,7 +62,7 @@ async def test_the_reports_page_shows_the_apis_rows_charts_and_downloads_csv_and
     for chart, bars in (("#handled-chart", 2), ("#satisfaction-chart", None), ("#wait-chart", None)):
         count = await page.evaluate(f"document.querySelectorAll({json.dumps(chart + ' rect.chart-bar')}).length")
         assert count >= (bars or 1), chart
-    await page.screenshot(screenshot_dir() / "reports.png")
+    await page.screenshot(shots / "reports.png")
 
     downloads = tmp_path / "downloads"
     downloads.mkdir()

@@ -6,21 +6,14 @@ exactly what a browser would: the session cookie, and for actions the CSRF heade
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from http.cookies import SimpleCookie
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
 from tests.integration.server_support import PIN, ServerProcess, error_code, kiosk, manager
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    with ServerProcess(tmp_path / "data") as running:
-        yield running
 
 
 @pytest.fixture

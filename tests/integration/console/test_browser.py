@@ -8,63 +8,14 @@ and through the API. Screenshots of each page are saved for people to look at (t
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
 
-from tests.integration.server_support import PIN, ServerProcess, free_port, kiosk, manager, sign_in, window
-from tests.support.cdp import Chromium, Page, screenshot_dir
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    with ServerProcess(tmp_path / "data") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    return screenshot_dir()
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    async with Chromium() as browser:
-        opened = await browser.new_page()
-        yield opened
-        assert opened.exceptions == [], f"the page threw: {opened.exceptions}"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-async def call(api: aiohttp.ClientSession, method: str, url: str, headers: dict[str, str],
-               body: dict[str, Any] | None = None) -> Any:
-    async with api.request(method, url, headers=headers, json=body) as answer:
-        assert answer.status < 300, await answer.text()
-        return await answer.json()
-
-
-async def sign_in_page(page: Page, server: ServerProcess, staff: str = "s001", pin: str = PIN) -> None:
-    await page.goto(f"{server.url}/manage/sign-in")
-    await page.type_into("#staff", staff)
-    await page.type_into("#pin", pin)
-    await page.click("#pin-submit")
-
-
-async def dashboard(page: Page, server: ServerProcess) -> None:
-    """Signed in as the demo manager, on the dashboard with every section read once."""
-    await sign_in_page(page, server)
-    await page.wait_for("location.pathname === '/manage' && document.body.dataset.ready !== undefined",
-                        "the dashboard read and live")
-    await page.evaluate("window.__notReloaded = true")
+from tests.integration.console.conftest import call, dashboard, sign_in_page
+from tests.integration.server_support import ServerProcess, free_port, kiosk, manager, sign_in, window
+from tests.support.cdp import Page
 
 
 async def still_same_page(page: Page) -> None:
