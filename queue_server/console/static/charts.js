@@ -12,6 +12,15 @@ const Charts = (() => {
     return node;
   }
 
+  // The chart's root: an accessible SVG with its title, or, without items, one line saying there is no data.
+  function frame(width, height, items, opts) {
+    const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img",
+                               "aria-label": opts.title || "" });
+    if (opts.title) chart.append(svg("title", {}, opts.title));
+    if (!items.length) chart.append(svg("text", { x: 4, y: 18, class: "chart-empty" }, "暂无数据 / no data"));
+    return chart;
+  }
+
   // items: [{label, value, note?, tone?}] ; value null is drawn as "—" with no bar.
   // options: {max (else the largest value), format(value) → text, title}
   function bars(items, options) {
@@ -21,13 +30,8 @@ const Charts = (() => {
     const height = Math.max(rowHeight, items.length * rowHeight) + 4;
     const max = opts.max || Math.max(1, ...items.map((item) => item.value || 0));
     const format = opts.format || ((value) => String(value));
-    const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img",
-                               "aria-label": opts.title || "" });
-    if (opts.title) chart.append(svg("title", {}, opts.title));
-    if (!items.length) {
-      chart.append(svg("text", { x: 4, y: 18, class: "chart-empty" }, "暂无数据 / no data"));
-      return chart;
-    }
+    const chart = frame(width, height, items, opts);
+    if (!items.length) return chart;
     items.forEach((item, index) => {
       const y = index * rowHeight + 2;
       const label = item.label.length > 10 ? item.label.slice(0, 10) + "…" : item.label;
@@ -52,13 +56,8 @@ const Charts = (() => {
     const width = 520, height = 200, bottom = 24, top = 18;
     const max = opts.max || Math.max(1, ...items.map((item) => item.value || 0));
     const format = opts.format || ((value) => String(value));
-    const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img",
-                               "aria-label": opts.title || "" });
-    if (opts.title) chart.append(svg("title", {}, opts.title));
-    if (!items.length) {
-      chart.append(svg("text", { x: 4, y: 18, class: "chart-empty" }, "暂无数据 / no data"));
-      return chart;
-    }
+    const chart = frame(width, height, items, opts);
+    if (!items.length) return chart;
     const step = width / items.length;
     const labelEvery = step < 24 ? 2 : 1;  // 24 hours in 520 px: every other label, so none overlap
     items.forEach((item, index) => {
