@@ -104,7 +104,7 @@ def main() -> None:
         del events
         port = free_port()
         argv = [PYTHON, bench_stats.__file__, "--serve", str(data), str(port), "on", repr(at("17:31", CLOCK_AT))]
-        with child(argv, port):
+        with child(argv, port, timeout_s=300.0):  # the month's 800,000 events are replayed first
             results: dict[str, Any] = asyncio.run(measure(f"http://127.0.0.1:{port}", args.runs, reports))
     for name, times in results.items():
         print(f"{name}: median {median(times):.0f} ms, p90 {percentile(times, 90):.0f} ms ({len(times)} loads)")
