@@ -23,7 +23,9 @@
                           ["uphold", ["appealed"], "维持"], ["overturn", ["appealed"], "撤销差评"]];
   const APPOINTMENT_STATE = { booked: "已预约", checked_in: "已签到", cancelled: "已取消", no_show: "爽约" };
 
-  const FOLLOWUPS_SHOWN = 200;  // the most urgent; a hall that let thousands pile up sees the count, not 10,000 rows
+  const SHOWN = 200;  // alerts and follow-ups: the most urgent; a hall that let thousands pile up sees the count
+  const countWords = (all, shown) => (all > shown ? `（共 ${all} 条待处理，显示最紧急的 ${shown} 条）`
+                                      : all ? `（${all} 条）` : "");
   const services = new Map();  // code → name, from the queues answer
   const departments = new Map();  // code → name, from the stats messages
   const numbers = new Map();  // ticket id → number, to say events in words
@@ -85,7 +87,11 @@
   async function loadAlerts() {
     const { alerts } = await api("GET", "/api/v1/alerts");
     const current = alerts.filter((a) => a.state === "open" || a.state === "acknowledged");
-    fill("alerts", current.length ? table(["级别", "类型", "对象", "数据", "发生", "状态", "处理"], current.map((a) => {
+    const weight = (a) => (a.level === "critical" ? 0 : 2) + (a.state === "open" ? 0 : 1);  // critical, unseen first
+    current.sort((a, b) => weight(a) - weight(b) || b.raised_at - a.raised_at);
+    const shown = current.slice(0, SHOWN);
+    document.getElementById("alerts-count").textContent = countWords(current.length, shown.length);
+    fill("alerts", shown.length ? table(["级别", "类型", "对象", "数据", "发生", "状态", "处理"], shown.map((a) => {
       const note = el("input", { type: "text", placeholder: "关闭说明（必填）", "aria-label": "关闭说明",
                                  class: "note-input" });
       const act = async (step) => {
@@ -111,9 +117,8 @@
     const { followups } = await api("GET", "/api/v1/followups");
     const active = followups.filter((f) => f.state !== "closed" && f.state !== "overturned");
     active.sort((a, b) => (b.overdue - a.overdue) || a.deadline.localeCompare(b.deadline));
-    const shown = active.slice(0, FOLLOWUPS_SHOWN);
-    document.getElementById("followups-count").textContent = active.length > shown.length
-      ? `（共 ${active.length} 条待处理，显示最紧急的 ${shown.length} 条）` : active.length ? `（${active.length} 条）` : "";
+    const shown = active.slice(0, SHOWN);
+    document.getElementById("followups-count").textContent = countWords(active.length, shown.length);
     fill("followups", shown.length ? table(["号", "评价", "部门", "状态", "期限", "处理说明 / 操作"], shown.map((f) => {
       const note = el("input", { type: "text", placeholder: "处理说明", "aria-label": "处理说明", class: "note-input" });
       const step = async (name) => {
@@ -141,7 +146,9 @@
 
   async function loadNodes() {
     const { nodes } = await api("GET", "/api/v1/nodes");
-    const rank = (n) => (!n.online ? 0 : n.devices.some((d) => d.state === "fault" || d.state === "disconnected") ? 1 : 2);
+    // what needs a look first: a device wrong, then a node gone silent, then the healthy, then the never seen
+    const rank = (n) => (n.devices.some((d) => d.state !== "ready" && d.state !== "connected") ? 0
+                         : !n.online && n.last_seen ? 1 : n.online ? 2 : 3);
     nodes.sort((a, b) => rank(a) - rank(b) || a.node.localeCompare(b.node));
     fill("nodes", table(["终端", "角色", "在线", "最后心跳", "设备"], nodes.map((n) => {
       const bad = n.devices.filter((d) => d.state !== "ready" && d.state !== "connected");
@@ -172,9 +179,18 @@
                        ["appointment.", ["appointments", "tickets"]], ["day.", ["tickets", "windows", "appointments"]]];
   const timers = {};
 
-  function refresh(section) {  // a burst of events reads a section once
+  const running = {};  // section → a read in flight; a burst meanwhile makes exactly one more read after it
+
+  function refresh(section) {  // a burst of events reads a section once, and never two reads at a time
+    if (running[section]) { running[section] = "again"; return; }
     clearTimeout(timers[section]);
-    timers[section] = setTimeout(() => LOADERS[section]().catch((err) => console.warn(section, err)), 150);
+    timers[section] = setTimeout(async () => {
+      running[section] = true;
+      try { await LOADERS[section](); } catch (err) { console.warn(section, err); }
+      const again = running[section] === "again";
+      running[section] = false;
+      if (again) refresh(section);
+    }, 250);
   }
 
   function noteActivity(event) {

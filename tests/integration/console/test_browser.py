@@ -91,6 +91,7 @@ async def test_a_manager_acknowledges_and_closes_an_alert_by_clicking(
     await page.wait_for(f"{text_of('#nodes tr.faulty')}.includes('ticket_printer：故障（缺纸）')",
                         "the printer fault in words")
     assert "在线" in await page.evaluate(text_of("#nodes tr.faulty"))
+    assert await page.evaluate("document.querySelector('#nodes tbody tr').className") == "faulty"  # listed first
     await still_same_page(page)
     await page.screenshot(shots / "dashboard-device-fault.png")
 
