@@ -7,6 +7,7 @@ and through the API. Screenshots of each page are saved for people to look at (t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -94,6 +95,26 @@ async def test_a_manager_acknowledges_and_closes_an_alert_by_clicking(
     assert await page.evaluate("document.querySelector('#nodes tbody tr').className") == "faulty"  # listed first
     await still_same_page(page)
     await page.screenshot(shots / "dashboard-device-fault.png")
+
+
+async def test_the_appointments_of_a_chosen_day_are_listed_masked(
+        server: ServerProcess, page: Page, api: aiohttp.ClientSession) -> None:
+    await dashboard(page, server)
+    today = dt.date.fromisoformat((await call(api, "GET", f"{server.url}/api/v1/queues", manager()))["day"])
+    for ahead in range(1, 8):  # the first day ahead with a 10:00 slot of C01 (a weekend may have none)
+        day = (today + dt.timedelta(days=ahead)).isoformat()
+        async with api.post(f"{server.url}/api/v1/appointments", headers=manager(), json={
+                "service": "C01", "slot_start": f"{day}T10:00", "holder_key": "ab" * 32,
+                "holder_masked": "张*"}) as answer:
+            if answer.status == 201:
+                break
+    else:
+        raise AssertionError("no day in the next week had a 10:00 slot of C01")
+    await page.type_into("#appointments-day", day)
+    await page.evaluate("document.querySelector('#appointments-day').dispatchEvent(new Event('change'))")
+    await page.wait_for(f"{text_of('#appointments')}.includes('10:00–10:30')", f"the booking of {day}")
+    shown = await page.evaluate(text_of("#appointments"))
+    assert "张*" in shown and "已预约" in shown and "ab" * 32 not in shown
 
 
 async def test_a_manager_works_a_bad_rating_follow_up_to_closed_and_traces_the_matter(
