@@ -142,6 +142,7 @@ async def sign_in(request: web.Request) -> web.Response:
     else:
         raise bad_request("give either token, or staff and pin", "请输入管理员令牌，或工号和密码", "missing_field")
     sessions = request.app[AUTH].sessions
+    sessions.end(request.cookies.get(COOKIE_NAME, ""))  # a sign-in replaces the browser's old session, never joins it
     session_id, session = sessions.create(node)
     log.info("console sign-in as %s from %s", node.name, client)
     response = web.json_response({"node": node.name, "csrf_token": session.csrf_token, "next": "/manage"})

@@ -64,6 +64,11 @@ async def test_sign_in_sets_a_strict_http_only_expiring_cookie_and_the_pages_ope
             assert answer.headers["Cache-Control"] == "no-store"
     async with http.get(f"{server.url}/manage/sign-in", headers=cookie, allow_redirects=False) as answer:
         assert (answer.status, answer.headers["Location"]) == (303, "/manage")
+    status, _, _ = await post(http, f"{server.url}/manage/sign-in", {"token": "demo-manager"},
+                              {**cookie, **same_origin(server)})  # signing in again replaces the old session
+    assert status == 200
+    async with http.get(f"{server.url}/api/v1/alerts", headers=cookie) as answer:
+        assert answer.status == 401
     for asset in ("common.js", "dashboard.js", "console.css"):
         async with http.get(f"{server.url}/manage/static/{asset}") as answer:
             assert answer.status == 200 and len(await answer.read()) > 500
