@@ -14,7 +14,9 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -208,7 +210,8 @@ class Chromium:
         self._proc = await asyncio.create_subprocess_exec(
             CHROMIUM, *FLAGS, f"--user-data-dir={self._profile}", "--remote-debugging-port=0",
             f"--window-size={self._size[0]},{self._size[1]}", "--lang=zh-CN", "about:blank",
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True)  # its own process group, so stopping it stops every helper it started
         marker = self._profile / "DevToolsActivePort"
         async with asyncio.timeout(START_TIMEOUT_S):
             while not (marker.exists() and marker.read_text().count("\n") >= 1):
@@ -237,11 +240,23 @@ class Chromium:
                 await page.close()
         if self._http is not None:
             await self._http.close()
-        if self._proc is not None and self._proc.returncode is None:
-            self._proc.terminate()
-            try:
-                await asyncio.wait_for(self._proc.wait(), 10.0)
-            except TimeoutError:
-                self._proc.kill()
-                await self._proc.wait()
-        shutil.rmtree(self._profile, ignore_errors=True)
+        if self._proc is not None:
+            await self._stop(self._proc)
+        for _ in range(50):  # a helper may still be letting go of a file for a moment after the group is gone
+            shutil.rmtree(self._profile, ignore_errors=True)
+            if not self._profile.exists():
+                return
+            await asyncio.sleep(0.1)
+        raise BrowserError(f"could not remove the browser profile {self._profile}")
+
+    @staticmethod
+    async def _stop(proc: asyncio.subprocess.Process) -> None:
+        """SIGTERM to the browser's own process group (it and its zygote, renderers, crash handler), then
+        SIGKILL to whatever of that group is left; only this browser's group, by its id."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), 10.0)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
