@@ -36,7 +36,7 @@ class Authenticator:
     def node(self, request: web.Request, *, allow_query: bool = False) -> Node:
         header = request.headers.get("Authorization", "")
         token = ""
-        if not header and COOKIE_NAME in request.cookies and not (allow_query and "token" in request.query):
+        if self.session_of(request, allow_query=allow_query) is not None:
             return self.session_node(request)
         if header:
             scheme, _, token = header.partition(" ")
@@ -50,6 +50,13 @@ class Authenticator:
         if node is None:
             raise _unauthorized("the token is not one of this hall's nodes")
         return node
+
+    @staticmethod
+    def session_of(request: web.Request, *, allow_query: bool = False) -> str | None:
+        """The console session id a request is authenticated by (a bearer token, when given, wins)."""
+        if request.headers.get("Authorization") or (allow_query and "token" in request.query):
+            return None
+        return request.cookies.get(COOKIE_NAME)
 
     def session_node(self, request: web.Request) -> Node:
         """The manager a session cookie stands for; actions also need the CSRF header and the same origin."""

@@ -8,12 +8,14 @@ nothing; each session has its own CSRF token, which the console's pages carry an
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from config.model import Node
 
@@ -22,6 +24,7 @@ CSRF_HEADER = "X-CSRF-Token"
 IDLE_S = 30 * 60.0
 ABSOLUTE_S = 12 * 3600.0
 MAX_SESSIONS = 256  # a hall has a handful of managers; past this the least recently used is dropped
+CLOSE_SESSION_ENDED = 4001  # the event stream's close code once its session ended (sign in again)
 
 
 def _digest(session_id: str) -> str:
@@ -36,6 +39,7 @@ class Session:
     csrf_token: str
     created_at: float
     last_seen: float
+    ended: asyncio.Event = field(default_factory=asyncio.Event)  # set at sign-out or when found expired
 
     def csrf_ok(self, presented: str | None) -> bool:
         return presented is not None and hmac.compare_digest(presented.encode(), self.csrf_token.encode())
@@ -61,7 +65,7 @@ class SessionTable:
         self._purge(now)
         while len(self._sessions) >= self.limit:
             oldest = min(self._sessions, key=lambda k: self._sessions[k].last_seen)
-            del self._sessions[oldest]
+            self._sessions.pop(oldest).ended.set()
         session_id = secrets.token_urlsafe(32)
         session = Session(node, secrets.token_urlsafe(32), now, now)
         self._sessions[_digest(session_id)] = session
@@ -76,13 +80,30 @@ class SessionTable:
         now = self._clock()
         if self._expired(session, now):
             del self._sessions[key]
+            session.ended.set()
             return None
         session.last_seen = now
         return session
 
+    async def watch(self, session_id: str, on_end: Callable[[], Awaitable[object]]) -> None:
+        """Call ``on_end`` once the session has ended: at sign-out at once, at expiry when its deadline passes
+        (waking only then; a use in between moves the idle deadline, which is looked at again)."""
+        session = self._sessions.get(_digest(session_id))
+        while session is not None and not self._expired(session, self._clock()):
+            now = self._clock()
+            deadline = min(session.last_seen + self.idle_s, session.created_at + self.absolute_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(session.ended.wait(), max(0.0, deadline - now) + 0.01)
+            if session.ended.is_set():
+                break
+        await on_end()
+
     def end(self, session_id: str) -> bool:
         """Sign-out: forget the session; True if there was one."""
-        return self._sessions.pop(_digest(session_id), None) is not None
+        session = self._sessions.pop(_digest(session_id), None)
+        if session is not None:
+            session.ended.set()
+        return session is not None
 
     def max_age_s(self, session: Session) -> int:
         """What the cookie's Max-Age should say: the absolute deadline (the idle one is enforced here)."""
@@ -93,4 +114,4 @@ class SessionTable:
 
     def _purge(self, now: float) -> None:
         for key in [k for k, s in self._sessions.items() if self._expired(s, now)]:
-            del self._sessions[key]
+            self._sessions.pop(key).ended.set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
@@ -77,3 +79,24 @@ def test_the_guard_lets_only_the_consoles_own_origin_through(headers: dict[str, 
         with pytest.raises(QueueError) as refused:
             check_same_origin(request, "https://queue.example.gov.cn/")
         assert (refused.value.status, refused.value.code) == (403, "cross_site_request")
+
+
+async def test_watch_ends_a_stream_at_sign_out_at_once_and_at_expiry_by_itself() -> None:
+    table = SessionTable()
+    session_id, _ = table.create(MANAGER)
+    ended = asyncio.Event()
+
+    async def on_end() -> None:
+        ended.set()
+
+    watcher = asyncio.create_task(table.watch(session_id, on_end))
+    await asyncio.sleep(0)  # the watcher is waiting on the session now
+    assert not ended.is_set()
+    table.end(session_id)
+    await asyncio.wait_for(ended.wait(), 10.0)
+    await watcher
+
+    short = SessionTable(idle_s=0.05)  # nobody uses it: the idle deadline passes and the watcher wakes for it
+    session_id, _ = short.create(MANAGER)
+    await asyncio.wait_for(short.watch(session_id, on_end), 10.0)
+    assert short.get(session_id) is None

@@ -118,6 +118,7 @@ const Console = (() => {
         this.onEvent(item);
       };
       this.ws.onclose = (closing) => {
+        if (closing.code === 4001) { window.location.assign("/manage/sign-in"); return; }  // the session ended
         if (closing.code === 4009) this.last = 0;  // the log was reset: start again from its beginning
         if (this.lostSince === null) this.lostSince = new Date();
         this.onState(false, this.lostSince);

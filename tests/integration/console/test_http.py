@@ -120,15 +120,20 @@ async def test_the_event_stream_takes_the_cookie_from_the_console_origin_only(
         assert refused.value.status == 403
 
 
-async def test_sign_out_needs_the_csrf_header_and_ends_the_session(server: ServerProcess,
-                                                                   http: aiohttp.ClientSession) -> None:
+async def test_sign_out_needs_the_csrf_header_and_ends_the_session_and_its_event_stream(
+        server: ServerProcess, http: aiohttp.ClientSession) -> None:
     cookie, csrf = await signed_in(http, server)
+    stream = await http.ws_connect(f"{server.ws_url}?after=0", headers={**cookie, "Origin": server.url})
     status, body, _ = await post(http, f"{server.url}/manage/sign-out", {}, {**cookie, **same_origin(server)})
     assert (status, error_code(body)) == (403, "csrf_token_invalid")
     status, body, response = await post(http, f"{server.url}/manage/sign-out", {},
                                         {**cookie, **same_origin(server), "X-CSRF-Token": csrf})
     assert status == 200 and body["next"] == "/manage/sign-in"
     assert SimpleCookie(response.headers["Set-Cookie"])["servicehall_session"].value == ""
+    while (message := await stream.receive(timeout=10.0)).type is aiohttp.WSMsgType.TEXT:
+        pass  # the history so far, then the close
+    assert (message.type, stream.close_code) == (aiohttp.WSMsgType.CLOSE, 4001)
+    await stream.close()
     async with http.get(f"{server.url}/api/v1/alerts", headers=cookie) as answer:
         assert (answer.status, error_code(await answer.json())) == (401, "session_expired")
     async with http.get(f"{server.url}/manage", headers=cookie, allow_redirects=False) as answer:
