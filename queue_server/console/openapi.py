@@ -13,8 +13,9 @@ SESSION_TEXT = (
     "stands for a manager node on every /api/v1 route (a bearer token, when given, wins). Every request but "
     f"GET/HEAD/OPTIONS also needs the session's token in the {CSRF_HEADER} header (403 csrf_token_invalid) and "
     "must come from the console's origin: Sec-Fetch-Site same-origin and/or an Origin of this host, as must the "
-    "event-stream handshake (403 cross_site_request). Sessions are kept in memory: idle 30 min, at most 12 h, "
-    "and a restart signs everyone out (401 session_expired).")
+    "event-stream handshake (403 cross_site_request); a stream opened with a session is closed with 4001 when the "
+    "session ends. Sessions are kept in memory: idle 30 min, at most 12 h, and a restart signs everyone out "
+    "(401 session_expired).")
 
 _HTML = {"description": "an HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}
 _SEE_OTHER = {"description": "not signed in (or, for the sign-in page, already): go there (Location)"}
