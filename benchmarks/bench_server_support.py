@@ -115,12 +115,12 @@ def wait_health(port: int, timeout_s: float = 20.0, path: str = "/api/v1/health"
 
 @contextlib.contextmanager
 def child(argv: list[str], port: int, *, health: str = "/api/v1/health", log: Path | None = None,
-          env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+          env: dict[str, str] | None = None, timeout_s: float = 20.0) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server process, wait until it answers, and stop it (SIGINT, then kill) on the way out."""
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
-        wait_health(port, path=health)
+        wait_health(port, path=health, timeout_s=timeout_s)
         yield proc
     finally:
         proc.send_signal(signal.SIGINT)

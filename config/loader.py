@@ -48,7 +48,7 @@ SERVICE_KEYS = ("code", "name", "name_en", "department", "prefix", "daily_quota"
 SLOT_KEYS = ("span", "quota")
 WINDOW_KEYS = ("number", "name", "kind", "department", "services")
 WINDOW_SERVICE_KEYS = ("service", "weight", "order")
-STAFF_KEYS = ("id", "name", "pin_hash", "windows")
+STAFF_KEYS = ("id", "name", "pin_hash", "windows", "manager")
 NODE_KEYS = ("name", "role", "token", "token_hash", "window", "devices")
 
 # A node's device name → the device kind its URL must have (devices.url's ``kind``).
@@ -327,7 +327,8 @@ def _staff(r: Reader, data: dict[str, Any], windows: set[int]) -> tuple[Staff, .
                       "by 'python -m config.secrets hash-pin'; never put a PIN in clear)")
         out.append((path, Staff(id=r.string(t, path, "id", pattern=_CODE, hint=_CODE_HINT),
                                 name=r.string(t, path, "name"), pin_hash=pin_hash,
-                                windows=_window_refs(r, t, path, windows))))
+                                windows=_window_refs(r, t, path, windows),
+                                manager=r.boolean(t, path, "manager", False))))
     r.unique(((sub(p, "id"), s.id) for p, s in out), "staff id")
     return tuple(s for _, s in out)
 

@@ -138,6 +138,7 @@ class Staff:
     name: str
     pin_hash: str
     windows: tuple[int, ...] = ()  # empty = may sign in at any window
+    manager: bool = False  # may sign in to the managers' web console (/manage) with this PIN
 
 
 @dataclass(frozen=True)

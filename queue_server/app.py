@@ -29,6 +29,7 @@ from queue_server.api.ratings import routes as rating_routes
 from queue_server.api.reports import routes as report_routes
 from queue_server.api.routes import routes
 from queue_server.api.stats import routes as stats_routes
+from queue_server.console.pages import routes as console_routes
 from queue_server.draining import DrainingConnections
 from queue_server.engine.alerts import switch_off as alerts_off
 from queue_server.engine.figures import switch_off as figures_off
@@ -79,6 +80,7 @@ def create_app(hall: Hall, *, data_dir: str | Path | None = None, store: EventSt
     app.add_routes(node_routes)
     app.add_routes(audit_routes)
     app.add_routes(certificate_routes)
+    app.add_routes(console_routes)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         try:

@@ -19,6 +19,8 @@ from queue_server.api.schema import body as _body
 from queue_server.api.schema import errors
 from queue_server.api.schema import resp as _resp
 from queue_server.api.stats import OPERATIONS as STATS_OPERATIONS
+from queue_server.console.openapi import OPERATIONS as CONSOLE_OPERATIONS
+from queue_server.console.openapi import SESSION_TEXT
 from queue_server.desks.tickets import TICKET_ACTIONS
 
 _TICKET = {"$ref": "#/components/schemas/Ticket"}
@@ -130,6 +132,7 @@ OPERATIONS += ALERT_OPERATIONS
 OPERATIONS += NODE_OPERATIONS
 OPERATIONS += AUDIT_OPERATIONS
 OPERATIONS += CERTIFICATE_OPERATIONS
+OPERATIONS += CONSOLE_OPERATIONS
 
 
 _ERRORS_TEXT = (
@@ -149,7 +152,8 @@ def openapi_document(hall_name: str) -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {"title": "servicehall queue server", "version": "1.0.0",
-                 "description": f"Public v1 contract of the queue server of {hall_name}. " + _ERRORS_TEXT},
+                 "description": f"Public v1 contract of the queue server of {hall_name}. " + _ERRORS_TEXT + " "
+                                + SESSION_TEXT},
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {

@@ -6,6 +6,7 @@ hall service (which makes it durable before we answer) and shape the JSON.
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from aiohttp import web
@@ -15,6 +16,7 @@ from queue_server.answer import Answer, dumps
 from queue_server.api.auth import require, require_window
 from queue_server.api.errors import Fields, bad_request, read_json
 from queue_server.api.status_page import render_not_found_page, render_status_page
+from queue_server.console.sessions import CLOSE_SESSION_ENDED
 from queue_server.desks.tickets import LIST_LIMIT, LIST_LIMIT_MAX
 from queue_server.engine.errors import QueueError
 from queue_server.engine.state import TicketState
@@ -185,7 +187,8 @@ async def queues(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------------------------------------- events
 @routes.get("/api/v1/events")
 async def events(request: web.Request) -> web.StreamResponse:
-    node = request.app[AUTH].node(request, allow_query=True)
+    auth = request.app[AUTH]
+    node = auth.node(request, allow_query=True)
     service = _service(request)
     try:
         after = int(request.query.get("after", "0"))
@@ -196,7 +199,14 @@ async def events(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30.0)
     if not await service.hub.accept(ws, request):
         return web.Response()  # the client left during the handshake: aiohttp drops this unsent
-    await service.hub.serve(ws, after, lambda: service.last_durable_id, service.store.read_after,
-                            view=view_for(node.role), stats=request.query.get("stats") == "1",
-                            transport=request.transport)
+    session_id = auth.session_of(request, allow_query=True)
+    watcher = asyncio.create_task(auth.sessions.watch(session_id, lambda: ws.close(
+        code=CLOSE_SESSION_ENDED, message=b"console session ended; sign in again"))) if session_id else None
+    try:
+        await service.hub.serve(ws, after, lambda: service.last_durable_id, service.store.read_after,
+                                view=view_for(node.role), stats=request.query.get("stats") == "1",
+                                transport=request.transport)
+    finally:
+        if watcher is not None:
+            watcher.cancel()
     return ws

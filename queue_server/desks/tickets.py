@@ -7,15 +7,13 @@ once what it rests on is durable (``command`` / ``read``).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
 from config.model import Node, NodeRole
-from config.secrets import verify_pin
 from queue_server.answer import Answer
 from queue_server.answer import answer as _answer
-from queue_server.desks import DeskBase
+from queue_server.desks.sign_in import SignInDesk
 from queue_server.engine.decision import Decision, Issued
 from queue_server.engine.engine import QueueEngine
 from queue_server.engine.errors import QueueError, forbidden
@@ -29,7 +27,7 @@ LIST_LIMIT_MAX = 1000
 
 
 
-class TicketDesk(DeskBase):
+class TicketDesk(SignInDesk):
     """Tickets and windows: issue, call, act, pause, sign in with a PIN; the ticket, window and queue reads."""
 
     # ================================================================ commands
@@ -126,21 +124,9 @@ class TicketDesk(DeskBase):
         """Staff sign in with a PIN: wrong PINs count per staff id and per node, durably; a lock says how long."""
         engine = self.engine
         engine.window_config(window)
-        lock = engine.pin_lock(staff_id if staff_id in self._staff else "", node.name, self._now())
-        if lock is not None:
-            raise self._locked(lock.retry_after_s)
-        staff = self._staff.get(staff_id)
-        ok = await asyncio.to_thread(verify_pin, pin, staff.pin_hash if staff else self._decoy_pin_hash)
-        if not ok or staff is None:
-            await self.run(lambda at: engine.pin_failed(window, staff_id, at, node=node.name))
-            raise QueueError("wrong_pin", "工号或密码错误", "unknown staff id or wrong PIN", 401)
+        await self.verify_pin(staff_id, pin, client=node.name, window=window)
         return await self.command(lambda at: engine.sign_in(window, staff_id, at, node=node.name),
                                    lambda _: _answer(window_view(engine, window)))
-
-    @staticmethod
-    def _locked(retry_after_s: int) -> QueueError:
-        return QueueError("too_many_attempts", f"密码错误次数过多，请 {retry_after_s} 秒后再试",
-                          f"too many wrong PINs; try again in {retry_after_s} s", 429, {"retry_after_s": retry_after_s})
 
     async def ticket(self, ticket_id: str) -> dict[str, Any]:
         """The public view of today's ticket or a recent day's (``day_over`` then says the day has ended)."""

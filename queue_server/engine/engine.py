@@ -347,8 +347,10 @@ class QueueEngine(RatingCommands, AppointmentCommands, AlertCommands, NodeComman
             domain.tick(self, at)
 
     @command
-    def pin_failed(self, window: int, staff_id: str, at: float, *, node: str = "") -> None:
-        """Record a wrong PIN (durably, so a restart does not reset the count; unknown ids count per node)."""
+    def pin_failed(self, window: int | None, staff_id: str, at: float, *, node: str = "") -> None:
+        """Record a wrong PIN (durably, so a restart does not reset the count; unknown ids count per node).
+
+        ``window`` is None for a sign-in to the managers' web console (``node`` then names the browser's address)."""
         known = staff_id if staff_id in self._staff else ""
         self._emit(ev.STAFF_PIN_FAILED, at, {"window": window}, node, known)
 
