@@ -7,21 +7,15 @@ itself: the downloads are real browser downloads (saved by Chromium), read back 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from tests.integration.console.conftest import call, dashboard
 from tests.integration.server_support import ServerProcess, kiosk, manager, sign_in, window
 from tests.support.cdp import Page
-
-# The reports API is built on helper "reports"' branch; this page's test runs once both are merged.
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("queue_server.api.reports") is None,
-                                reason="GET /api/v1/reports is not on this branch yet (the reports helper builds it)")
 
 
 async def a_morning(api: aiohttp.ClientSession, server: ServerProcess) -> None:
