@@ -132,7 +132,7 @@ async def test_an_answer_that_cannot_be_encoded_fails_only_its_own_job(store: Sq
 
 async def test_the_first_durable_answer_for_a_key_is_never_overwritten(store: SqliteStore, caplog) -> None:
     await store.append([event(1)], record("k", body='{"number":"A001"}'))
-    with caplog.at_level(logging.WARNING, logger="queue_server.store.sqlite"):
+    with caplog.at_level(logging.WARNING, logger="queue_server.store.batch"):
         await store.append([event(2)], record("k", body='{"number":"A002"}'))
     assert records_on_disk(store.path) == {("kiosk-1", "k"): '{"number":"A001"}'}
     assert ids_on_disk(store.path) == [1, 2]  # the events are the log's truth and stay
