@@ -60,6 +60,23 @@ class Plan:
         return [job.record for job in self.ready if job.record is not None]
 
 
+def runs(jobs: list[Job]) -> list[list[Write] | Prune]:
+    """The jobs taken in one turn, in order: each run of writes is one batch, a prune chunk in its place."""
+    out: list[list[Write] | Prune] = []
+    batch: list[Write] = []
+    for job in jobs:
+        if isinstance(job, Write):
+            batch.append(job)
+            continue
+        if batch:
+            out.append(batch)
+            batch = []
+        out.append(job)
+    if batch:
+        out.append(batch)
+    return out
+
+
 def utf8_text(text: str) -> None:
     """SQLite keeps text as UTF-8: a lone surrogate would fail at bind time, inside the batch's transaction."""
     text.encode("utf-8")
@@ -72,11 +89,6 @@ class GroupCommitStore(EventStore):
 
     def __init__(self) -> None:
         self.broken: str | None = None
-
-    @property
-    def where(self) -> str:
-        """The log as a technician names it (a path, a URL without its password)."""
-        raise NotImplementedError
 
     def _break(self, reason: str, detail: str = "") -> None:
         """From now on every write is refused (fail-stop); said once."""

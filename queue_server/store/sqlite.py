@@ -25,7 +25,7 @@ from pathlib import Path
 
 from queue_server.engine.events import Event
 from queue_server.store.base import IdempotencyRecord, StoreError
-from queue_server.store.batch import GroupCommitStore, Job, Outcome, Prune, Row, Write
+from queue_server.store.batch import GroupCommitStore, Job, Outcome, Prune, Row, Write, runs
 
 log = logging.getLogger(__name__)
 
@@ -178,15 +178,11 @@ class SqliteStore(GroupCommitStore):
     def _run(self, conn: sqlite3.Connection, jobs: list[Job]) -> None:
         """Commit runs of writes as one batch each, a prune chunk in its place; never let the writer die."""
         try:
-            batch: list[Write] = []
-            for job in jobs:
-                if isinstance(job, Write):
-                    batch.append(job)
-                    continue
-                self._commit(conn, batch)
-                batch = []
-                self._prune_chunk(conn, job)
-            self._commit(conn, batch)
+            for run in runs(jobs):
+                if isinstance(run, Prune):
+                    self._prune_chunk(conn, run)
+                else:
+                    self._commit(conn, run)
         except Exception as err:  # a bug, not a disk fault: still refuse rather than hang the waiters
             log.exception("the event log writer failed")
             self._break(f"the writer failed: {err!r}")
