@@ -1,10 +1,10 @@
 """The event log in PostgreSQL: one writer connection with group commit, the same promises as SQLite.
 
 Requests queue their events; one writer task takes everything queued since its last commit and writes it
-in one transaction (two ``INSERT … SELECT FROM unnest(…)`` statements whatever the batch size), and only
-after COMMIT returns (``synchronous_commit`` as the database is configured: on by default, so flushed to
-its WAL) is any request answered. The checks before the transaction and the bookkeeping after it are
-``store/batch.py``'s, shared with SQLite.
+in one transaction (one statement, ``INSERT … SELECT FROM unnest(…)`` into both tables, whatever the batch
+size: one round trip), and only after its COMMIT returns (``synchronous_commit`` as the database is
+configured: on by default, so flushed to its WAL) is any request answered. The checks before the
+transaction and the bookkeeping after it are ``store/batch.py``'s, shared with SQLite.
 
 A lost database is fail-stop, not a reconnect: a COMMIT whose answer never came may or may not be durable,
 and the engine has already counted its event ids, so only a replay of what the database really holds can
@@ -16,7 +16,7 @@ The schema is the server's own: ``servicehall_schema`` holds its version and eac
 migrations in one transaction under an advisory lock, so two servers starting at once migrate once.
 
 Driver: psycopg 3 (async API). It ships type hints, its binary wheel bundles libpq (nothing to install from
-apt), and its adaptation of Python lists to arrays makes a batch two statements.
+apt), and its adaptation of Python lists to arrays makes a batch one statement.
 """
 
 from __future__ import annotations
@@ -67,13 +67,17 @@ WRITE_TIMEOUT_S = 30.0  # a transaction not committed by then (a partitioned net
 PRUNE_CHUNK_ROWS = 1000
 APPLICATION_NAME = "servicehall"  # pg_stat_activity shows whose connections these are
 
-_INSERT_EVENTS = ("INSERT INTO events (id, type, v, at, node, staff, data) SELECT * FROM unnest("
-                  "%s::bigint[], %s::text[], %s::integer[], %s::float8[], %s::text[], %s::text[], %s::text[])")
+_EVENTS = ("INSERT INTO events (id, type, v, at, node, staff, data) SELECT * FROM unnest("
+           "%s::bigint[], %s::text[], %s::integer[], %s::float8[], %s::text[], %s::text[], %s::text[])")
 # The first durable answer for a key wins, within a batch too (unnest keeps log order, DO NOTHING skips the rest);
 # RETURNING tells which were kept, to warn about the ones dropped.
-_INSERT_RECORDS = ("INSERT INTO idempotency (node, key, fingerprint, status, body, at) SELECT * FROM unnest("
-                   "%s::text[], %s::text[], %s::text[], %s::integer[], %s::text[], %s::float8[]) "
-                   "ON CONFLICT (node, key) DO NOTHING RETURNING node, key, fingerprint, status, body, at")
+_RECORDS = ("INSERT INTO idempotency (node, key, fingerprint, status, body, at) SELECT * FROM unnest("
+            "%s::text[], %s::text[], %s::text[], %s::integer[], %s::text[], %s::float8[]) "
+            "ON CONFLICT (node, key) DO NOTHING RETURNING node, key, fingerprint, status, body, at")
+# A batch is ONE statement on an autocommit session, so one round trip: a statement outside BEGIN is its own
+# transaction, both INSERTs of a data-modifying WITH commit or fail together, and the answer (ReadyForQuery,
+# which psycopg waits for) comes only after the implicit COMMIT, flushed as synchronous_commit says.
+_BATCH = {(True, False): _EVENTS, (False, True): _RECORDS, (True, True): f"WITH e AS ({_EVENTS}) {_RECORDS}"}
 _PRUNE = ("DELETE FROM idempotency WHERE ctid = ANY(ARRAY("
           "SELECT ctid FROM idempotency WHERE at < %s LIMIT %s))")
 
@@ -257,13 +261,9 @@ class PostgresStore(GroupCommitStore):
     async def _transaction(conn: psycopg.AsyncConnection, plan: Plan) -> list[tuple[str, str]]:
         """The batch's events and answers in one transaction; returns the (node, key) answers already kept."""
         records = [(r.node, r.key, r.fingerprint, r.status, r.body, r.at) for r in plan.records]
-        async with conn.transaction():
-            if plan.rows:
-                await conn.execute(_INSERT_EVENTS, [list(column) for column in zip(*plan.rows, strict=True)])
-            kept: set[tuple[object, ...]] = set()
-            if records:
-                cur = await conn.execute(_INSERT_RECORDS, [list(column) for column in zip(*records, strict=True)])
-                kept = {tuple(row) for row in await cur.fetchall()}
+        params = [list(column) for table in (plan.rows, records) if table for column in zip(*table, strict=True)]
+        cur = await conn.execute(_BATCH[bool(plan.rows), bool(records)], params)  # type: ignore[arg-type]
+        kept = {tuple(row) for row in await cur.fetchall()} if records else set()
         return [(r[0], r[1]) for r in records if r not in kept]
 
     async def _prune_chunk(self, conn: psycopg.AsyncConnection, job: Prune) -> None:
