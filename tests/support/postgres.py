@@ -151,6 +151,15 @@ class PgServer:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
         self.created.remove(name)
 
+    @contextlib.contextmanager
+    def database(self) -> Iterator[str]:
+        """A fresh database for the block (a test, a module), dropped after it."""
+        url = self.create_database()
+        try:
+            yield url
+        finally:
+            self.drop_database(url)
+
     def terminate_servicehall(self, url: str) -> int:
         """pg_terminate_backend of every servicehall connection to that database (as a DBA's restart would)."""
         name = url.rpartition("/")[2]
@@ -185,17 +194,29 @@ def pg_server() -> Iterator[PgServer]:
 @pytest.fixture
 def pg_url(pg_server: PgServer) -> Iterator[str]:
     """A database of this test's own on the session's PostgreSQL, dropped after the test."""
-    url = pg_server.create_database()
-    try:
+    with pg_server.database() as url:
         yield url
-    finally:
-        pg_server.drop_database(url)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def server_store(request: pytest.FixtureRequest) -> str | None:
+STORES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=STORES)
+def server_store(request: pytest.FixtureRequest) -> Iterator[str | None]:
     """The --store of a server under test: None (the SQLite log in its data directory) or a fresh database."""
+    yield from _store(request)
+
+
+@pytest.fixture(scope="module", params=STORES)
+def module_server_store(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The same for a server shared by a module's tests."""
+    yield from _store(request)
+
+
+def _store(request: pytest.FixtureRequest) -> Iterator[str | None]:
     if request.param == "sqlite":
-        return None
-    url: str = request.getfixturevalue("pg_url")
-    return url
+        yield None
+        return
+    server: PgServer = request.getfixturevalue("pg_server")
+    with server.database() as url:
+        yield url
