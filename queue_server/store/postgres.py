@@ -63,7 +63,8 @@ MIGRATIONS: tuple[str, ...] = (
 MIGRATION_LOCK = 0x5E_4A11  # advisory lock key serialising migrations of one database ("servicehall")
 
 LOCK_TIMEOUT_S = 5.0  # how long a write waits for another session's lock before the batch fails
-WRITE_TIMEOUT_S = 30.0  # a transaction not committed by then (a partitioned network) breaks the store
+WRITE_TIMEOUT_S = 30.0  # a batch not committed by then (a partitioned network) breaks the store (psycopg then
+# waits up to 5 s more for the cancelled statement before it drops the session, so the refusal comes after ~35 s)
 PRUNE_CHUNK_ROWS = 1000
 APPLICATION_NAME = "servicehall"  # pg_stat_activity shows whose connections these are
 

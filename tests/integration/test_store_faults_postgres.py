@@ -11,10 +11,7 @@ ticket each.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.integration.server_support import ServerProcess
 from tests.integration.test_store_faults import run_fault
@@ -34,25 +31,15 @@ async def test_the_database_terminates_the_servers_sessions(tmp_path: Path, pg_s
         await run_fault(server, inject, remove, failed_batch_may_survive=False)
 
 
-@pytest.fixture
-def own_cluster() -> Iterator[PrivateCluster]:
-    """A cluster of this test's own, whatever the session uses: it is stopped and started under the server."""
-    cluster = PrivateCluster.create()
-    try:
-        yield cluster
-    finally:
-        cluster.destroy()
-
-
-async def test_the_database_restarts_under_the_server(tmp_path: Path, own_cluster: PrivateCluster) -> None:
-    url = own_cluster.url
+async def test_the_database_restarts_under_the_server(tmp_path: Path, private_cluster: PrivateCluster) -> None:
+    url = private_cluster.url
 
     async def inject() -> None:
-        await asyncio.to_thread(own_cluster.stop, "fast")
+        await asyncio.to_thread(private_cluster.stop, "fast")
 
     async def remove() -> None:
-        await asyncio.to_thread(own_cluster.start)
-        assert own_cluster.url == url, "the restarted cluster moved to another port"
+        await asyncio.to_thread(private_cluster.start)
+        assert private_cluster.url == url, "the restarted cluster moved to another port"
 
     with ServerProcess(tmp_path / "data", store=url) as server:
         await run_fault(server, inject, remove, failed_batch_may_survive=False)

@@ -220,3 +220,14 @@ def _store(request: pytest.FixtureRequest) -> Iterator[str | None]:
     server: PgServer = request.getfixturevalue("pg_server")
     with server.database() as url:
         yield url
+
+
+@pytest.fixture
+def private_cluster() -> Iterator[PrivateCluster]:
+    """A cluster of the test's own, whatever the session uses: for faults a shared server must never see
+    (stopping it, freezing its processes)."""
+    cluster = PrivateCluster.create()
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 
 import psycopg
 import pytest
@@ -11,7 +13,7 @@ from queue_server.engine.events import Event
 from queue_server.store.base import StoreError
 from queue_server.store.postgres import MIGRATIONS, PostgresStore
 from queue_server.store.url import PostgresUrl
-from tests.support.postgres import PgServer
+from tests.support.postgres import PgServer, PrivateCluster
 
 
 def event(id_: int) -> Event:
@@ -59,3 +61,42 @@ async def test_reads_carry_on_after_the_database_dropped_the_readers_session(pg_
         assert [e.id for e in await store.read_after(0)] == [1]
     finally:
         await store.close()
+
+
+async def test_a_commit_that_never_answers_breaks_the_store_after_the_write_timeout(
+        private_cluster: PrivateCluster) -> None:
+    """A partitioned network, made by freezing the writer's backend (SIGSTOP): the batch is refused after
+    ``write_timeout_s``; whether it landed is unknown, so nothing after it is written, and a new store (a
+    restart) continues from whatever the database holds."""
+    url = private_cluster.url
+    store = PostgresStore(PostgresUrl.parse(url), write_timeout_s=1.0)
+    await store.open()
+    frozen: int | None = None
+    try:
+        await store.append([event(1)])
+        frozen = writer_backend(url)
+        os.kill(frozen, signal.SIGSTOP)
+        with pytest.raises(StoreError, match="no COMMIT within 1 s"):
+            await asyncio.wait_for(store.append([event(2)]), 30)
+        assert store.broken
+        with pytest.raises(StoreError, match="broken"):
+            await store.append([event(3)])
+    finally:
+        if frozen is not None:
+            os.kill(frozen, signal.SIGCONT)
+        await asyncio.wait_for(store.close(), 30)
+    reopened = PostgresStore(PostgresUrl.parse(url))
+    await reopened.open()
+    try:
+        landed = [e.id for e in await reopened.read_after(0)]
+        assert landed in ([1], [1, 2])
+        await reopened.append([event(landed[-1] + 1)])
+    finally:
+        await reopened.close()
+
+
+def writer_backend(url: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = 'servicehall writer'").fetchone()
+    assert row is not None
+    return int(row[0])
