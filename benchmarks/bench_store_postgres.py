@@ -4,14 +4,16 @@ insert loop on the same database, in the same run.
 - Server rounds: bench_server_throughput.py's load (a child process, 10 concurrent keep-alive clients:
   5 kiosks issue + confirm printed, 5 windows call-next + finish, an Idempotency-Key on every POST) against
   ``servicehall serve --store postgresql://…`` (a database of this run's own on the server at ``--admin-url``,
-  dropped at the end) and against the default SQLite log in a data directory (``synchronous=FULL``). The
-  server is wrapped to count group commits per store. Pinned as there: server core 0, load core 1;
-  PostgreSQL itself is not pinned (it shares both cores with them).
+  dropped at the end) and against the default SQLite log in a data directory (``synchronous=FULL``), through
+  bench_server_throughput.py's ``server_round`` (its wrapper counts group commits of either store). Pinned as
+  there: server core 0, load core 1; PostgreSQL itself is not pinned (it shares both cores with them).
 - Bare insert loops [baseline], same database: 10 connections, each in a loop ``INSERT`` one event-sized row
   and ``COMMIT`` (one durable commit per insert, no batching), for the same span: with ``pgbench -n -c 10
   -f insert.sql`` when pgbench is installed, and with psycopg's async API from Python (what our writer pays
   per statement, without the server); and from one connection alone, which is what our single writer
   can commit at most per second (each commit waits for its WAL flush; group commit fills each one).
+- The stores alone, in process (bench_store.py's load: 10 submitters, ``--jobs`` jobs of one event and one
+  idempotency record, each awaited): PostgresStore on the same database, SqliteStore on this disk.
 - Where the time goes: server CPU per operation from /proc for both stores, commits per request, and with
   ``--py-spy`` one extra PostgreSQL round profiled by py-spy (the top functions by own time).
 Rounds alternate PostgreSQL, SQLite, bare loops; medians over rounds are reported.
@@ -22,20 +24,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import contextlib
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench_server_support import ALLDAY, PYTHON, ROOT, child, free_port, machine, median, taskset
-from bench_server_throughput import WARMUP_S, prepare, process_cpu_s, run_load, summary, waiting
+from bench_server_support import ROOT, machine, median, taskset
+from bench_server_throughput import WARMUP_S, server_round, summary
+from bench_store import job
+
+from queue_server.store.postgres import PostgresStore
+from queue_server.store.sqlite import SqliteStore
+from queue_server.store.url import PostgresUrl
 
 CLIENTS = 10
 ROW_DATA = ('{"ticket":"00000000002a","number":"A042","seq":42,"service":"A01","day":"2026-11-23",'
@@ -44,76 +51,44 @@ INSERT_SQL = ("INSERT INTO bare_events (type, v, at, node, staff, data) "
               "VALUES ('ticket.issued', 1, extract(epoch from now()), 'kiosk-1', '', '{data}');\n")
 
 
-# ----------------------------------------------------------------------------------------- server wrapper
-def instrumented_server(stats_path: str, argv: list[str]) -> int:
-    """Run ``kiosk.cli`` unchanged, counting group commits of either store; SIGUSR1 writes the counts."""
-    sys.path.insert(0, str(ROOT))
-    from kiosk.cli import main
-    from queue_server.store.postgres import PostgresStore
-    from queue_server.store.sqlite import SqliteStore
+# ----------------------------------------------------------------------------------------- server rounds
+def pg_round(tmp: Path, n: int, seconds: float, store: str | None, *, profile: Path | None = None) -> dict[str, Any]:
+    """bench_server_throughput.py's round (same wrapper counting commits, same load, same pinning) on ``store``."""
+    return server_round(tmp, n, seconds, True, store=store, during=(lambda pid: py_spy(pid, seconds, profile))
+                        if profile else None)
 
-    counts = {"commits": 0, "requests": 0, "events": 0}
 
-    def count(batch: list[Any]) -> None:
-        if batch:
-            counts["commits"] += 1
-            counts["requests"] += len(batch)
-            counts["events"] += sum(len(job.events) for job in batch)
-
-    sqlite_commit, postgres_commit = SqliteStore._commit, PostgresStore._commit
-
-    def sqlite_counted(self: SqliteStore, conn: Any, batch: list[Any]) -> None:
-        count(batch)
-        sqlite_commit(self, conn, batch)
-
-    async def postgres_counted(self: PostgresStore, conn: Any, batch: list[Any]) -> None:
-        count(batch)
-        await postgres_commit(self, conn, batch)
-
-    SqliteStore._commit = sqlite_counted  # type: ignore[method-assign]
-    PostgresStore._commit = postgres_counted  # type: ignore[method-assign]
-    snapshots: list[dict[str, int]] = []
-
-    def dump(*_: object) -> None:
-        snapshots.append(dict(counts))
-        Path(stats_path).write_text(json.dumps(snapshots))
-
-    signal.signal(signal.SIGUSR1, dump)
+@contextlib.contextmanager
+def py_spy(pid: int, seconds: float, profile: Path) -> Iterator[None]:
+    """py-spy recording the server for the measured span (collapsed stacks into ``profile``)."""
+    spy = subprocess.Popen([py_spy_path(), "record", "--pid", str(pid), "--duration", f"{seconds:.0f}",
+                            "--format", "raw", "--output", str(profile), "--nonblocking"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        return main(argv)
+        yield
     finally:
-        dump()
-
-
-def server_round(tmp: Path, n: int, seconds: float, store: str | None, *, py_spy: bool = False) -> dict[str, Any]:
-    """One measured run of the real server on ``store`` (None: SQLite in a fresh data directory)."""
-    stats = tmp / f"stats-{n}.json"
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    argv = [*taskset(0), PYTHON, __file__, "--serve", str(stats), "serve", "--config", str(ALLDAY),
-            "--data", str(tmp / f"data-{n}"), "--host", "127.0.0.1", "--port", str(port),
-            *(["--store", store] if store else [])]
-    with child(argv, port, log=tmp / f"server-{n}.log") as proc:
-        asyncio.run(prepare(base))
-        proc.send_signal(signal.SIGUSR1)
-        time.sleep(0.2)
-        spy = None
-        if py_spy:
-            spy = subprocess.Popen([py_spy_path(), "record", "--pid", str(proc.pid), "--duration", f"{seconds:.0f}",
-                                    "--format", "raw", "--output", str(tmp / "profile.txt"), "--nonblocking"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        cpu_before = process_cpu_s(proc.pid)
-        real = run_load(port, "server", seconds, 1)
-        cpu_after = process_cpu_s(proc.pid)
-        if spy is not None:
+        try:
             spy.wait(timeout=seconds + 60)
-        real["waiting_after"] = asyncio.run(waiting(base))
-        proc.send_signal(signal.SIGUSR1)
-        time.sleep(0.2)
-    before, after = json.loads(stats.read_text())[:2]
-    real["commits"] = {k: after[k] - before[k] for k in after}
-    real["cpu_ms_per_op"] = (cpu_after - cpu_before) * 1000 / (real["rate"] * (seconds + WARMUP_S))
-    return real
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            spy.wait()
+
+
+async def store_alone(store: Any, jobs: int) -> float:
+    """bench_store.py's load on an opened store, in process: 10 submitters, one event + one answer a job."""
+    await store.open()
+    try:
+        numbers = iter(range(1, jobs + 1))
+
+        async def client() -> None:
+            for i in numbers:
+                await store.submit(*job(i))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(CLIENTS)))
+        return jobs / (time.perf_counter() - started)
+    finally:
+        await store.close()
 
 
 def py_spy_path() -> str:
@@ -169,7 +144,7 @@ def pgbench_loop(url: str, seconds: float, tmp: Path) -> dict[str, float] | None
     return {"rate": float(tps.group(1)), "latency_ms": float(latency.group(1)) if latency else float("nan")}
 
 
-def top_functions(profile: Path, count: int = 25) -> list[tuple[str, float]]:
+def top_functions(profile: Path, count: int = 12) -> list[tuple[str, float]]:
     """py-spy's raw (collapsed stacks) output → the functions with the most own samples, as % of all samples."""
     own: dict[str, int] = {}
     total = 0
@@ -199,33 +174,38 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
                         help="a PostgreSQL where this run may create (and drops) a database of its own")
+    parser.add_argument("--jobs", type=int, default=3000, help="jobs of the store-alone rounds")
     parser.add_argument("--py-spy", action="store_true", help="one more PostgreSQL round, profiled with py-spy")
     args = parser.parse_args()
     name = f"bench_{uuid.uuid4().hex[:10]}"
     admin(args.admin_url, f'CREATE DATABASE "{name}"')
     url = args.admin_url.rpartition("/")[0] + "/" + name
     results: dict[str, list[dict[str, Any]]] = {"pg": [], "sqlite": [], "pgbench": [], "python": [], "serial": []}
+    alone: dict[str, list[float]] = {"pg": [], "sqlite": []}
     profile: list[tuple[str, float]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="bench-store-pg-", dir=ROOT) as tmp_text:
             tmp = Path(tmp_text)
             for n in range(args.rounds):
                 admin(url, "DROP TABLE IF EXISTS events, idempotency, servicehall_schema, bare_events")
-                results["pg"].append(server_round(tmp, 2 * n, args.seconds, url))
-                results["sqlite"].append(server_round(tmp, 2 * n + 1, args.seconds, None))
+                results["pg"].append(pg_round(tmp, 2 * n, args.seconds, url))
+                results["sqlite"].append(pg_round(tmp, 2 * n + 1, args.seconds, None))
                 bare_table(url)
                 bench = pgbench_loop(url, args.seconds, tmp)
                 if bench is not None:
                     results["pgbench"].append(bench)
                 results["python"].append(asyncio.run(python_loop(url, args.seconds)))
                 results["serial"].append(asyncio.run(python_loop(url, args.seconds, clients=1)))
+                admin(url, "DROP TABLE IF EXISTS events, idempotency, servicehall_schema")
+                alone["pg"].append(asyncio.run(store_alone(PostgresStore(PostgresUrl.parse(url)), args.jobs)))
+                alone["sqlite"].append(asyncio.run(store_alone(SqliteStore(tmp / f"alone-{n}.sqlite3"), args.jobs)))
                 print(f"round {n}: pg {results['pg'][-1]['rate']:.0f}, sqlite {results['sqlite'][-1]['rate']:.0f}, "
                       f"pgbench {bench['rate'] if bench else float('nan'):.0f}, "
                       f"python loop {results['python'][-1]['rate']:.0f}, "
                       f"one session {results['serial'][-1]['rate']:.0f} ops/s", flush=True)
             if args.py_spy:
                 admin(url, "DROP TABLE IF EXISTS events, idempotency, servicehall_schema, bare_events")
-                server_round(tmp, 99, args.seconds, url, py_spy=True)
+                pg_round(tmp, 99, args.seconds, url, profile=tmp / "profile.txt")
                 if (tmp / "profile.txt").exists():
                     profile = top_functions(tmp / "profile.txt")
         shown = settings(url)
@@ -247,11 +227,11 @@ def main() -> None:
         print(f"{label}: requests per commit (median) "
               f"{median([x['requests'] / max(x['commits'], 1) for x in c]):.1f}; commits/s "
               f"{median([x['commits'] / (args.seconds + WARMUP_S) for x in c]):.0f}")
+    for label, key in (("PostgresStore alone, in process", "pg"), ("SqliteStore alone, in process", "sqlite")):
+        print(f"{label:34s} jobs/s {median(alone[key]):7.0f}   rounds: " + ", ".join(f"{r:.0f}" for r in alone[key]))
     for frame, share in profile:
         print(f"py-spy own time {share:5.1f} %  {frame}")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[1] == "--serve":
-        sys.exit(instrumented_server(sys.argv[2], sys.argv[3:]))
     main()

@@ -89,6 +89,42 @@ class GroupCommitStore(EventStore):
 
     def __init__(self) -> None:
         self.broken: str | None = None
+        self._closing = False  # set by close() before the writer stops: no new job from then on
+
+    def _writing(self) -> bool:
+        """Whether the subclass's writer (a thread, a task) is running."""
+        raise NotImplementedError
+
+    def _enqueue(self, job: Job) -> None:
+        """Hand a job to the writer, in submit order (the log's order)."""
+        raise NotImplementedError
+
+    def _refusal(self) -> StoreError | None:
+        """Why a new job cannot be queued, if it cannot."""
+        if not self._writing() or self._closing:
+            return StoreError("the event log is closed")
+        if self.broken is not None:
+            return self._broken_error()
+        return None
+
+    def submit(self, events: Sequence[Event], idempotency: IdempotencyRecord | None = None) -> asyncio.Future[None]:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        refusal = self._refusal()
+        if refusal is not None:
+            done.set_exception(refusal)
+        elif not events and idempotency is None:
+            done.set_result(None)
+        else:
+            self._enqueue(Write(events, idempotency, done))
+        return done
+
+    async def prune_idempotency(self, before: float) -> int:
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        refusal = self._refusal()
+        if refusal is not None:
+            raise refusal
+        self._enqueue(Prune(before, done))
+        return await done
 
     def _break(self, reason: str, detail: str = "") -> None:
         """From now on every write is refused (fail-stop); said once."""

@@ -106,7 +106,6 @@ class PostgresStore(GroupCommitStore):
         self.prune_chunk_rows = prune_chunk_rows
         self._jobs: asyncio.Queue[object] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
-        self._closing = False
         self._reader: psycopg.AsyncConnection | None = None
         self._reader_lock = asyncio.Lock()
         self._last_id = 0
@@ -184,31 +183,11 @@ class PostgresStore(GroupCommitStore):
             await self._reader.close()
             self._reader = None
 
-    def _refusal(self) -> StoreError | None:
-        if self._writer is None or self._closing:
-            return StoreError("the event log is closed")
-        if self.broken is not None:
-            return self._broken_error()
-        return None
+    def _writing(self) -> bool:
+        return self._writer is not None
 
-    def submit(self, events: Sequence[Event], idempotency: IdempotencyRecord | None = None) -> asyncio.Future[None]:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        refusal = self._refusal()
-        if refusal is not None:
-            done.set_exception(refusal)
-        elif not events and idempotency is None:
-            done.set_result(None)
-        else:
-            self._jobs.put_nowait(Write(events, idempotency, done))
-        return done
-
-    async def prune_idempotency(self, before: float) -> int:
-        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        refusal = self._refusal()
-        if refusal is not None:
-            raise refusal
-        self._jobs.put_nowait(Prune(before, done))
-        return await done
+    def _enqueue(self, job: Job) -> None:
+        self._jobs.put_nowait(job)
 
     # ---- the writer task ---------------------------------------------------------------------------
     async def _write_loop(self, conn: psycopg.AsyncConnection) -> None:

@@ -75,7 +75,6 @@ class SqliteStore(GroupCommitStore):
         self.prune_chunk_rows = prune_chunk_rows
         self._jobs: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
-        self._closing = False
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -117,32 +116,11 @@ class SqliteStore(GroupCommitStore):
             self._reader.close()
             self._reader = None
 
-    def _refusal(self) -> StoreError | None:
-        """Why a new job cannot be queued, if it cannot."""
-        if self._writer is None or self._closing:
-            return StoreError("the event log is closed")
-        if self.broken is not None:
-            return self._broken_error()
-        return None
+    def _writing(self) -> bool:
+        return self._writer is not None
 
-    def submit(self, events: Sequence[Event], idempotency: IdempotencyRecord | None = None) -> asyncio.Future[None]:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        refusal = self._refusal()
-        if refusal is not None:
-            done.set_exception(refusal)
-        elif not events and idempotency is None:
-            done.set_result(None)
-        else:
-            self._jobs.put(Write(events, idempotency, done))
-        return done
-
-    async def prune_idempotency(self, before: float) -> int:
-        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        refusal = self._refusal()
-        if refusal is not None:
-            raise refusal
-        self._jobs.put(Prune(before, done))
-        return await done
+    def _enqueue(self, job: Job) -> None:
+        self._jobs.put(job)
 
     # ---- writer thread -----------------------------------------------------------------------------
     def _write_loop(self) -> None:
