@@ -38,7 +38,7 @@ from typing import Any
 
 from bench_server_support import ROOT, machine, median, taskset
 from bench_server_throughput import WARMUP_S, server_round, summary
-from bench_store import job
+from bench_store import submitters
 
 from queue_server.store.postgres import PostgresStore
 from queue_server.store.sqlite import SqliteStore
@@ -72,23 +72,6 @@ def py_spy(pid: int, seconds: float, profile: Path) -> Iterator[None]:
         except subprocess.TimeoutExpired:
             spy.kill()
             spy.wait()
-
-
-async def store_alone(store: Any, jobs: int) -> float:
-    """bench_store.py's load on an opened store, in process: 10 submitters, one event + one answer a job."""
-    await store.open()
-    try:
-        numbers = iter(range(1, jobs + 1))
-
-        async def client() -> None:
-            for i in numbers:
-                await store.submit(*job(i))
-
-        started = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(CLIENTS)))
-        return jobs / (time.perf_counter() - started)
-    finally:
-        await store.close()
 
 
 def py_spy_path() -> str:
@@ -197,8 +180,8 @@ def main() -> None:
                 results["python"].append(asyncio.run(python_loop(url, args.seconds)))
                 results["serial"].append(asyncio.run(python_loop(url, args.seconds, clients=1)))
                 admin(url, "DROP TABLE IF EXISTS events, idempotency, servicehall_schema")
-                alone["pg"].append(asyncio.run(store_alone(PostgresStore(PostgresUrl.parse(url)), args.jobs)))
-                alone["sqlite"].append(asyncio.run(store_alone(SqliteStore(tmp / f"alone-{n}.sqlite3"), args.jobs)))
+                alone["pg"].append(asyncio.run(submitters(PostgresStore(PostgresUrl.parse(url)), args.jobs)))
+                alone["sqlite"].append(asyncio.run(submitters(SqliteStore(tmp / f"alone-{n}.sqlite3"), args.jobs)))
                 print(f"round {n}: pg {results['pg'][-1]['rate']:.0f}, sqlite {results['sqlite'][-1]['rate']:.0f}, "
                       f"pgbench {bench['rate'] if bench else float('nan'):.0f}, "
                       f"python loop {results['python'][-1]['rate']:.0f}, "
