@@ -25,6 +25,10 @@ def start_failure(err: BaseException, store: EventStore) -> StartFailed:
     if isinstance(err, StoreUnavailable):  # its message names the URL (without a password) and the driver's words
         return StartFailed(f"{err}; make sure PostgreSQL runs there and lets this user into that database, or "
                            "choose another --store")
+    if path is None and isinstance(err, StoreError):  # a database store refusing its schema: it says what to do
+        remedy = "" if err.__cause__ is None else ("; give servicehall a database of its own (its tables are events, "
+                                                   "idempotency and servicehall_schema), or choose another --store")
+        return StartFailed(f"{err}{remedy}")
     cause = err.__cause__ if isinstance(err, StoreError) and err.__cause__ is not None else err
     reason = " ".join(str(cause).split()) or type(cause).__name__
     if isinstance(cause, OSError) or (isinstance(cause, sqlite3.OperationalError) and any(

@@ -184,3 +184,16 @@ async def test_a_nul_character_is_kept_where_the_store_can_and_refused_alone_whe
     await store.append([event(1)], record("k1"))
     assert store.broken is None
     assert kit.ids() == [1]
+
+
+async def test_what_is_written_reads_back_exactly(store: GroupCommitStore) -> None:
+    """Times to the last bit, 4-byte characters, quotes, backslashes and escaped control characters in JSON."""
+    odd = {"holder_masked": "𬌗*", "reason": 'a "quoted" \\ back\\slash', "escaped": "\x00\x1f", "n": 0.1}
+    written = [Event(1, "window.paused", 1_800_000_000.123456789, odd, node="pad-𠀾", staff="s001"),
+               Event(2, "window.paused", 0.1 + 0.2, {"window": 1}, node="pad-1")]
+    answer = IdempotencyRecord("kiosk-1", "k-𬌗", "f" * 64, 201, '{"name":"王*","at":1.5}', 1_800_000_000.987654321)
+    await store.append(written, answer)
+    read = await store.read_after(0)
+    assert [(e.id, e.type, e.v, e.at, e.node, e.staff, e.data) for e in read] == [
+        (e.id, e.type, e.v, e.at, e.node, e.staff, e.data) for e in written]
+    assert await store.load_idempotency(0) == [answer]
