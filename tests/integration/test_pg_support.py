@@ -7,7 +7,7 @@ import os
 import psycopg
 import pytest
 
-from tests.support.postgres import PgServer
+from tests.support.postgres import PgServer, PrivateCluster
 
 
 def test_a_test_database_is_fresh_its_own_and_dropped_after(pg_server: PgServer) -> None:
@@ -23,12 +23,13 @@ def test_a_test_database_is_fresh_its_own_and_dropped_after(pg_server: PgServer)
         pg_server.drop_database(pg_server.admin_url.rpartition("/")[0] + "/postgres")
 
 
-def test_a_private_cluster_lives_in_its_temporary_directory_as_an_unprivileged_user(pg_server: PgServer) -> None:
-    if pg_server.cluster is None:
-        pytest.skip("this session uses the running server (SERVICEHALL_TEST_PG=private forces a private cluster)")
-    cluster = pg_server.cluster
-    with psycopg.connect(pg_server.admin_url, autocommit=True) as conn:
+def test_a_private_cluster_lives_in_its_temporary_directory_as_an_unprivileged_user(
+        private_cluster: PrivateCluster) -> None:
+    """The fresh-machine path, whatever this session uses (SERVICEHALL_TEST_PG=private runs every test on one)."""
+    with psycopg.connect(private_cluster.url, autocommit=True) as conn:
         row = conn.execute("SELECT current_setting('data_directory'), current_setting('port')").fetchone()
-    assert row == (str(cluster.root / "data"), str(cluster.port))
-    owner = os.stat(cluster.root / "data").st_uid
-    assert owner != 0, "the cluster's files belong to root"
+    assert row == (str(private_cluster.root / "data"), str(private_cluster.port))
+    assert os.stat(private_cluster.root / "data").st_uid != 0, "the cluster's files belong to root"
+    root = private_cluster.root
+    private_cluster.destroy()
+    assert not root.exists()
