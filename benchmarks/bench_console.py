@@ -32,6 +32,7 @@ from queue_server.engine.engine import QueueEngine
 from queue_server.engine.errors import QueueError
 from queue_server.engine.events import Event
 from queue_server.stats.report import days_between
+from queue_server.store.sqlite import SqliteStore
 from tests.support.cdp import Chromium, Page
 
 LEVELS = (5, 5, 5, 4, 4, 3, 2, 1)
@@ -100,7 +101,7 @@ def main() -> None:
     reports = reports_api_present()
     with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
         data = Path(tmp) / "data"
-        asyncio.run(write_day(data / "events.sqlite3", events, chunk=512))
+        asyncio.run(write_day(SqliteStore(data / "events.sqlite3"), events, chunk=512))
         del events
         port = free_port()
         argv = [PYTHON, bench_stats.__file__, "--serve", str(data), str(port), "on", repr(at("17:31", CLOCK_AT))]

@@ -37,6 +37,7 @@ from queue_server.engine.errors import QueueError
 from queue_server.engine.events import Event
 from queue_server.engine.figures import Figures
 from queue_server.stats.report import days_between, stats_rows
+from queue_server.store.sqlite import SqliteStore
 
 FIRST, LAST, DATE = "2026-11-01", "2026-11-30", "2026-11-15"
 TICKETS = 5_000
@@ -109,7 +110,7 @@ async def _get(url: str, count: int) -> tuple[list[float], bytes]:
 
 def over_http(events: list[Event], tmp: Path, count: int) -> dict[str, tuple[float, float, int]]:
     data = tmp / "month"
-    asyncio.run(write_day(data / "events.sqlite3", events, chunk=512))
+    asyncio.run(write_day(SqliteStore(data / "events.sqlite3"), events, chunk=512))
     port = free_port()
     argv = [PYTHON, bench_stats.__file__, "--serve", str(data), str(port), "on", repr(at("09:00", "2026-12-01"))]
     base = f"http://127.0.0.1:{port}/api/v1"

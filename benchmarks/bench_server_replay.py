@@ -9,19 +9,24 @@ re-queued), 3 % transferred to another service, 2 % recalled once. Figures, medi
 - the same rows read with plain sqlite3 + json.loads [baseline];
 - the real server as a subprocess: process start to the first 200 from /api/v1/health, on this day
   and on an empty data directory [baseline: interpreter, imports, aiohttp start-up].
-Run: .venv/bin/python benchmarks/bench_server_replay.py [--tickets N] [--runs N]
+With ``--postgres ADMIN_URL`` the same day is also written to a PostgreSQL database of the run's own (dropped
+after) and replayed from there, in process and as the server subprocess (``--store``).
+Run: .venv/bin/python benchmarks/bench_server_replay.py [--tickets N] [--runs N] [--postgres ADMIN_URL]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import random
 import sqlite3
 import tempfile
 import time
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bench_server_support import ALLDAY, at, child, free_port, machine, median, server_argv
@@ -34,7 +39,10 @@ from queue_server.engine.errors import QueueError
 from queue_server.engine.events import Event
 from queue_server.engine.state import TicketState
 from queue_server.service import HallService
+from queue_server.store.base import EventStore
+from queue_server.store.postgres import PostgresStore
 from queue_server.store.sqlite import SqliteStore
+from queue_server.store.url import PostgresUrl
 
 
 def simulate_day(engine: QueueEngine, tickets: int, seed: int = 11, *, rich: bool = True) -> list[Event]:
@@ -144,8 +152,7 @@ def window_step(engine: QueueEngine, window: int, now: float, rng: random.Random
         return err.events
 
 
-async def write_day(path: Path, events: list[Event], chunk: int = 64) -> None:
-    store = SqliteStore(path)
+async def write_day(store: EventStore, events: list[Event], chunk: int = 64) -> None:
     await store.open()
     try:
         pending = [store.submit(events[i:i + chunk]) for i in range(0, len(events), chunk)]
@@ -154,15 +161,15 @@ async def write_day(path: Path, events: list[Event], chunk: int = 64) -> None:
         await store.close()
 
 
-async def time_start(hall: Hall, path: Path) -> tuple[float, float, int]:
+async def time_start(hall: Hall, make_store: Callable[[], EventStore]) -> tuple[float, float, int]:
     """Wall time of HallService.start() and, separately, of reading the same pages without applying."""
-    service = HallService(hall, SqliteStore(path))
+    service = HallService(hall, make_store())
     t0 = time.perf_counter()
     await service.start()
     start_s = time.perf_counter() - t0
     count = service.last_durable_id
     await service.stop()
-    store = SqliteStore(path)
+    store = make_store()
     await store.open()
     gc.disable()  # as the replay does (HallService.replay)
     t0 = time.perf_counter()
@@ -185,10 +192,10 @@ def plain_read(path: Path) -> float:
     return time.perf_counter() - t0
 
 
-def process_start(data_dir: Path, cpu: int | None) -> float:
+def process_start(data_dir: Path, cpu: int | None, store: str | None = None) -> float:
     port = free_port()
     t0 = time.monotonic()
-    with child(server_argv(data_dir, port, cpu), port) as _proc:
+    with child([*server_argv(data_dir, port, cpu), *(["--store", store] if store else [])], port) as _proc:
         ready = time.monotonic()
     return ready - t0
 
@@ -199,7 +206,30 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--plain", action="store_true", help="the day of issue 7 (tickets only, no ticks)")
     parser.add_argument("--cpu", type=int, default=0, help="pin the server subprocess to this core (-1: no pinning)")
+    parser.add_argument("--postgres", metavar="ADMIN_URL", help="also replay the same day from PostgreSQL, in a "
+                        "database this run creates there and drops (e.g. postgresql://postgres@127.0.0.1:5432/postgres)")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        pg_url = stack.enter_context(own_database(args.postgres)) if args.postgres else None
+        measure(args, pg_url)
+
+
+@contextlib.contextmanager
+def own_database(admin_url: str) -> Iterator[str]:
+    import psycopg
+
+    name = f"bench_replay_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # our own name
+    try:
+        yield admin_url.rpartition("/")[0] + "/" + name
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+def measure(args: argparse.Namespace, pg_url: str | None) -> None:
+    """Simulate the day, write it, and time its replay (and the same on PostgreSQL with ``pg_url``)."""
     cpu = None if args.cpu < 0 else args.cpu
     hall = load_hall(ALLDAY)
     with tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp:
@@ -209,7 +239,10 @@ def main() -> None:
         t0 = time.perf_counter()
         events = simulate_day(engine, args.tickets, rich=not args.plain)
         simulated = time.perf_counter() - t0
-        asyncio.run(write_day(day_dir / "events.sqlite3", events))
+        sqlite_path = day_dir / "events.sqlite3"
+        asyncio.run(write_day(SqliteStore(sqlite_path), events))
+        if pg_url:
+            asyncio.run(write_day(PostgresStore(PostgresUrl.parse(pg_url)), events))
         states: dict[str, int] = {}
         for ticket in engine.tickets.values():
             states[ticket.state.value] = states.get(ticket.state.value, 0) + 1
@@ -224,8 +257,12 @@ def main() -> None:
         del engine, events  # measure with a heap like the server's, not one holding the simulated day
         gc.collect()
 
-        runs = [asyncio.run(time_start(hall, day_dir / "events.sqlite3")) for _ in range(args.runs)]
+        runs = [asyncio.run(time_start(hall, lambda: SqliteStore(sqlite_path))) for _ in range(args.runs)]
         assert all(count == event_count for _, _, count in runs)
+        pg_runs = [asyncio.run(time_start(hall, lambda: PostgresStore(PostgresUrl.parse(pg_url or ""))))
+                   for _ in range(args.runs if pg_url else 0)]
+        assert all(count == event_count for _, _, count in pg_runs)
+        pg_on_day = [process_start(empty_dir, cpu, pg_url) for _ in range(args.runs if pg_url else 0)]
         plain = [plain_read(day_dir / "events.sqlite3") for _ in range(args.runs)]
         on_day = [process_start(day_dir, cpu) for _ in range(args.runs)]
         on_empty = [process_start(empty_dir, cpu) for _ in range(args.runs)]
@@ -245,6 +282,10 @@ def main() -> None:
     print(f"  server process start → health 200, this day     {median(on_day) * 1000:8.1f} ms")
     print(f"  server process start → health 200, empty [base] {median(on_empty) * 1000:8.1f} ms")
     print(f"  difference (the replay as the server sees it)   {(median(on_day) - median(on_empty)) * 1000:8.1f} ms")
+    if pg_runs:
+        print(f"  PostgreSQL: HallService.start() in process      {median([r[0] for r in pg_runs]) * 1000:8.1f} ms")
+        print(f"    of which reading pages (SQL+JSON+Event)       {median([r[1] for r in pg_runs]) * 1000:8.1f} ms")
+        print(f"  PostgreSQL: server process start → health 200   {median(pg_on_day) * 1000:8.1f} ms")
 
 
 if __name__ == "__main__":

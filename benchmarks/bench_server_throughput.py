@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -36,6 +37,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -90,20 +93,28 @@ def instrumented_server(stats_path: str, argv: list[str]) -> int:
     """Run ``kiosk.cli`` unchanged, counting group commits; SIGUSR1 and exit write the counts to a file."""
     sys.path.insert(0, str(ROOT))
     from kiosk.cli import main
+    from queue_server.store.postgres import PostgresStore
     from queue_server.store.sqlite import SqliteStore
 
     counts = {"commits": 0, "requests": 0, "events": 0}
-    original = SqliteStore._commit
+    original, original_pg = SqliteStore._commit, PostgresStore._commit
 
-    def counted(self: SqliteStore, conn: Any, batch: list[Any]) -> None:  # runs in the writer thread only
-        if not batch:
-            return original(self, conn, batch)
-        counts["commits"] += 1
-        counts["requests"] += len(batch)
-        counts["events"] += sum(len(job.events) for job in batch)
+    def count(batch: list[Any]) -> None:  # in the store's writer (thread or task) only
+        if batch:
+            counts["commits"] += 1
+            counts["requests"] += len(batch)
+            counts["events"] += sum(len(job.events) for job in batch)
+
+    def counted(self: SqliteStore, conn: Any, batch: list[Any]) -> None:
+        count(batch)
         original(self, conn, batch)
 
+    async def counted_pg(self: PostgresStore, conn: Any, batch: list[Any]) -> None:  # bench_store_postgres.py's
+        count(batch)
+        await original_pg(self, conn, batch)
+
     SqliteStore._commit = counted  # type: ignore[method-assign]
+    PostgresStore._commit = counted_pg  # type: ignore[method-assign]
     if os.environ.get("BENCH_FEATURES") == "off":  # the A/B of --features-ab: figures and alert rules off
         import functools
 
@@ -251,23 +262,26 @@ def fsync_ms(directory: Path, count: int = 50) -> float:
 
 
 def server_round(tmp: Path, n: int, seconds: float, pin: bool, *, mode: str = "server",
-                 synchronous: str = "", features: str = "on") -> dict[str, Any]:
-    """One measured run against the real server; ``mode``/``synchronous`` only for the what-if rounds."""
+                 synchronous: str = "", features: str = "on", store: str | None = None,
+                 during: Callable[[int], AbstractContextManager[object]] | None = None) -> dict[str, Any]:
+    """One measured run against the real server; ``mode``/``synchronous`` only for the what-if rounds;
+    ``store`` a --store URL (bench_store_postgres.py), ``during(pid)`` wraps the measured span (a profiler)."""
     server_cpu, load_cpu = (0, 1) if pin else (None, None)
     data = tmp / f"data-{n}"
     stats = tmp / f"stats-{n}.json"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     argv = [*taskset(server_cpu), PYTHON, __file__, "--serve", str(stats), "serve", "--config", str(ALLDAY),
-            "--data", str(data), "--host", "127.0.0.1", "--port", str(port)]
+            "--data", str(data), "--host", "127.0.0.1", "--port", str(port), *(["--store", store] if store else [])]
     env = {**os.environ, "BENCH_SQLITE_SYNCHRONOUS": synchronous, "BENCH_FEATURES": features}
     with child(argv, port, log=tmp / f"server-{n}.log", env=env) as proc:
         asyncio.run(prepare(base))
         proc.send_signal(signal.SIGUSR1)
         time.sleep(0.2)
-        cpu_before = process_cpu_s(proc.pid)
-        real = run_load(port, mode, seconds, load_cpu)
-        cpu_after = process_cpu_s(proc.pid)
+        with during(proc.pid) if during else contextlib.nullcontext():
+            cpu_before = process_cpu_s(proc.pid)
+            real = run_load(port, mode, seconds, load_cpu)
+            cpu_after = process_cpu_s(proc.pid)
         real["waiting_after"] = asyncio.run(waiting(base))
         proc.send_signal(signal.SIGUSR1)
         time.sleep(0.2)

@@ -37,6 +37,7 @@ from queue_server.engine.engine import QueueEngine
 from queue_server.engine.events import Event
 from queue_server.engine.figures import switch_off
 from queue_server.stats.report import days_between, live_view, stats_rows
+from queue_server.store.sqlite import SqliteStore
 
 MONTH_START = "2026-10-05"  # a Monday; weekends are skipped (the all-day hall is open, but halls rest)
 
@@ -120,7 +121,7 @@ async def _sequential(url: str, token: str, count: int) -> list[float]:
 def bench_live_http(hall: object, tmp: Path, count: int) -> dict[str, float]:
     events = simulate(engine_for(hall), 10_000, "2026-11-23")
     data = tmp / "live"
-    asyncio.run(write_day(data / "events.sqlite3", events))
+    asyncio.run(write_day(SqliteStore(data / "events.sqlite3"), events))
     port = free_port()
     argv = [PYTHON, __file__, "--serve", str(data), str(port), "on", repr(at("17:31"))]
     with child(argv, port):

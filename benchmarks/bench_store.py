@@ -57,20 +57,24 @@ def job(i: int) -> tuple[list[Event], IdempotencyRecord]:
 async def commits(store_class: Any, jobs: int) -> float:
     """Jobs per second, every job waited for by its submitter."""
     with tempfile.TemporaryDirectory(dir=REPO) as tmp:
-        store = store_class(Path(tmp) / "events.sqlite3")
-        await store.open()
-        try:
-            numbers = iter(range(1, jobs + 1))
+        return await submitters(store_class(Path(tmp) / "events.sqlite3"), jobs)
 
-            async def client() -> None:
-                for i in numbers:
-                    await store.submit(*job(i))
 
-            started = time.perf_counter()
-            await asyncio.gather(*(client() for _ in range(CLIENTS)))
-            return jobs / (time.perf_counter() - started)
-        finally:
-            await store.close()
+async def submitters(store: Any, jobs: int) -> float:
+    """Open ``store``, let CLIENTS submitters write ``jobs`` jobs (each awaited), close it; jobs per second."""
+    await store.open()
+    try:
+        numbers = iter(range(1, jobs + 1))
+
+        async def client() -> None:
+            for i in numbers:
+                await store.submit(*job(i))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(CLIENTS)))
+        return jobs / (time.perf_counter() - started)
+    finally:
+        await store.close()
 
 
 async def prune(records: int) -> tuple[float, float, float]:

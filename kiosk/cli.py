@@ -17,6 +17,8 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--data", default="data", help="directory for the SQLite event log")
+    serve.add_argument("--store", metavar="URL", help="keep the event log in PostgreSQL instead: "
+                       "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB (default: SQLite in --data)")
 
     check = sub.add_parser("check-config", help="validate a hall TOML file and print a summary")
     check.add_argument("config", help="hall TOML file")

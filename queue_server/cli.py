@@ -20,6 +20,7 @@ from config.loader import ConfigError, load_hall
 from queue_server.api.protocol import ApiRunner
 from queue_server.app import create_app
 from queue_server.start_failure import StartFailed
+from queue_server.store.url import StoreUrlError, open_store
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,14 @@ def serve(args: argparse.Namespace) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 1
-    app = create_app(hall, data_dir=args.data)
     try:
-        asyncio.run(_serve(app, args.host, args.port, hall.name, args.data))
+        store = open_store(args.store, args.data)
+    except StoreUrlError as err:
+        print(err, file=sys.stderr)
+        return 1
+    app = create_app(hall, store=store)
+    try:
+        asyncio.run(_serve(app, args.host, args.port, hall.name, store.where))
     except StartFailed as err:
         log.error("cannot start: %s", err)
         return 1
@@ -52,7 +58,7 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(app: web.Application, host: str, port: int, name: str, data: str) -> None:
+async def _serve(app: web.Application, host: str, port: int, name: str, where: str) -> None:
     """Serve until SIGINT or SIGTERM; the runner is cleaned up however this ends (the store closed)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -63,7 +69,7 @@ async def _serve(app: web.Application, host: str, port: int, name: str, data: st
     try:
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
-        log.info("serving %s on http://%s:%d (data in %s)", name, host, port, data)
+        log.info("serving %s on http://%s:%d (event log %s)", name, host, port, where)
         await stop.wait()
         log.info("stopping: finishing requests in flight (at most %.0f s)", SHUTDOWN_TIMEOUT_S)
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from queue_server.store.base import EventStore, StoreError
+from queue_server.store.base import EventStore, StoreError, StoreUnavailable
 
 __all__ = ["StartFailed", "start_failure"]
 
@@ -21,7 +21,14 @@ class StartFailed(Exception):
 def start_failure(err: BaseException, store: EventStore) -> StartFailed:
     """Words for a failure while opening or replaying the log, naming the path and the remedy."""
     path = getattr(store, "path", None)
-    where = str(path) if path is not None else type(store).__name__
+    where = store.where
+    if isinstance(err, StoreUnavailable):  # its message names the URL (without a password) and the driver's words
+        return StartFailed(f"{err}; make sure PostgreSQL runs there and lets this user into that database, or "
+                           "choose another --store")
+    if path is None and isinstance(err, StoreError):  # a database store refusing its schema: it says what to do
+        remedy = "" if err.__cause__ is None else ("; give servicehall a database of its own (its tables are events, "
+                                                   "idempotency and servicehall_schema), or choose another --store")
+        return StartFailed(f"{err}{remedy}")
     cause = err.__cause__ if isinstance(err, StoreError) and err.__cause__ is not None else err
     reason = " ".join(str(cause).split()) or type(cause).__name__
     if isinstance(cause, OSError) or (isinstance(cause, sqlite3.OperationalError) and any(

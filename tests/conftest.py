@@ -7,6 +7,8 @@ import threading
 
 import pytest
 
+pytest_plugins = ["tests.support.postgres"]
+
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")

@@ -31,6 +31,10 @@ class StoreError(Exception):
     """The log could not be written or read; the server stops taking commands (fail-stop)."""
 
 
+class StoreUnavailable(StoreError):
+    """The database server cannot be reached (down, refusing this user, wrong address): nothing was written."""
+
+
 class UnencodableEvent(StoreError):
     """One job's events or answer cannot be kept as text (a lone surrogate): only that job fails with it."""
 
@@ -39,10 +43,15 @@ DurableListener = Callable[[Sequence[Event]], None]
 
 
 class EventStore:
-    """Interface; see queue_server/store/sqlite.py for the embedded implementation."""
+    """Interface; see queue_server/store/sqlite.py (embedded) and postgres.py (a city's database)."""
 
     on_durable: DurableListener | None = None
     broken: str | None = None  # why the store refuses every write (fail-stop), or None while it writes
+
+    @property
+    def where(self) -> str:
+        """The log as a technician names it in an error (a path, a URL without its password)."""
+        return type(self).__name__
 
     async def open(self) -> None:
         raise NotImplementedError

@@ -21,12 +21,11 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from queue_server.engine.events import Event
-from queue_server.store.base import EventStore, IdempotencyRecord, StoreError, UnencodableEvent
+from queue_server.store.base import IdempotencyRecord, StoreError
+from queue_server.store.batch import GroupCommitStore, Job, Outcome, Prune, Row, Write, runs
 
 log = logging.getLogger(__name__)
 
@@ -63,49 +62,29 @@ _INSERT_RECORD = ("INSERT OR IGNORE INTO idempotency (node, key, fingerprint, st
 _PRUNE = "DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency WHERE at < ? LIMIT ?)"
 
 _STOP = object()
-_Row = tuple[Any, ...]
 
 
-@dataclass
-class _Write:
-    """Events (and the answer riding with them) to make durable in one transaction."""
-
-    events: Sequence[Event]
-    record: IdempotencyRecord | None
-    done: asyncio.Future[None]
-
-
-@dataclass
-class _Prune:
-    """A prune in progress: one bounded chunk per turn, then back in the queue behind waiting commits."""
-
-    before: float
-    done: asyncio.Future[int]
-    deleted: int = 0
-
-
-_Job = _Write | _Prune
-_Outcome = tuple["asyncio.Future[Any]", BaseException | None, object]
-
-
-class SqliteStore(EventStore):
+class SqliteStore(GroupCommitStore):
     """One hall's log in ``<data dir>/events.sqlite3``."""
 
     def __init__(self, path: str | Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S,
                  prune_chunk_rows: int = PRUNE_CHUNK_ROWS) -> None:
+        super().__init__()
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
         self.prune_chunk_rows = prune_chunk_rows
-        self.broken: str | None = None
         self._jobs: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
-        self._closing = False
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
         self._open_error: BaseException | None = None
         self._last_id = 0  # the last durable event id; read and written by the writer thread only
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -137,32 +116,11 @@ class SqliteStore(EventStore):
             self._reader.close()
             self._reader = None
 
-    def _refusal(self) -> StoreError | None:
-        """Why a new job cannot be queued, if it cannot."""
-        if self._writer is None or self._closing:
-            return StoreError("the event log is closed")
-        if self.broken is not None:
-            return StoreError(_broken_message(self.broken))
-        return None
+    def _writing(self) -> bool:
+        return self._writer is not None
 
-    def submit(self, events: Sequence[Event], idempotency: IdempotencyRecord | None = None) -> asyncio.Future[None]:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        refusal = self._refusal()
-        if refusal is not None:
-            done.set_exception(refusal)
-        elif not events and idempotency is None:
-            done.set_result(None)
-        else:
-            self._jobs.put(_Write(events, idempotency, done))
-        return done
-
-    async def prune_idempotency(self, before: float) -> int:
-        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        refusal = self._refusal()
-        if refusal is not None:
-            raise refusal
-        self._jobs.put(_Prune(before, done))
-        return await done
+    def _enqueue(self, job: Job) -> None:
+        self._jobs.put(job)
 
     # ---- writer thread -----------------------------------------------------------------------------
     def _write_loop(self) -> None:
@@ -195,69 +153,37 @@ class SqliteStore(EventStore):
             except sqlite3.Error as err:
                 log.warning("closing the event log %s failed: %s", self.path, err)
 
-    def _run(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+    def _run(self, conn: sqlite3.Connection, jobs: list[Job]) -> None:
         """Commit runs of writes as one batch each, a prune chunk in its place; never let the writer die."""
         try:
-            batch: list[_Write] = []
-            for job in jobs:
-                if isinstance(job, _Write):
-                    batch.append(job)
-                    continue
-                self._commit(conn, batch)
-                batch = []
-                self._prune_chunk(conn, job)
-            self._commit(conn, batch)
+            for run in runs(jobs):
+                if isinstance(run, Prune):
+                    self._prune_chunk(conn, run)
+                else:
+                    self._commit(conn, run)
         except Exception as err:  # a bug, not a disk fault: still refuse rather than hang the waiters
             log.exception("the event log writer failed")
             self._break(f"the writer failed: {err!r}")
-            self._post([], [(job.done, StoreError(_broken_message(self.broken or "")), None) for job in jobs])
+            self._post([], [(job.done, self._broken_error(), None) for job in jobs])
 
-    def _commit(self, conn: sqlite3.Connection, batch: list[_Write]) -> None:
+    def _commit(self, conn: sqlite3.Connection, batch: list[Write]) -> None:
         """One transaction for every job of the batch that can be written; each waiter told how its job went."""
         if not batch:
             return
-        outcomes: list[_Outcome] = []
-        ready: list[_Write] = []
-        rows: list[_Row] = []
-        next_id = self._last_id + 1
-        for job in batch:
-            if self.broken is not None:
-                outcomes.append((job.done, StoreError(_broken_message(self.broken)), None))
-                continue
-            try:
-                job_rows = _encode(job)
-            except UnencodableEvent as err:
-                outcomes.append((job.done, err, None))
-                if job.events:  # the engine has counted these ids: anything written after them would be a gap
-                    self._break(f"{err}; nothing after it can be written without a gap")
-                continue
-            ids = [e.id for e in job.events]
-            if ids != list(range(next_id, next_id + len(ids))):
-                self._break(f"events {ids[0]}…{ids[-1]} would leave a gap after event {next_id - 1}")
-                outcomes.append((job.done, StoreError(_broken_message(self.broken or "")), None))
-                continue
-            ready.append(job)
-            rows.extend(job_rows)
-            next_id += len(ids)
+        plan = self._plan(batch, self._last_id)
         durable: list[Sequence[Event]] = []
-        if ready:
+        if plan.ready:
             try:
-                ignored = self._transaction(conn, rows, [job.record for job in ready if job.record is not None])
+                ignored = self._transaction(conn, plan.rows, plan.records)
             except Exception as err:  # any failure here means "not durable": the store is broken from here on
-                self._break(f"a write failed: {err}", f"; {len(ready)} requests refused")
-                outcomes += [(job.done, StoreError(f"the event log could not be written: {err}"), None)
-                             for job in ready]
+                self._failed(plan, err)
             else:
-                self._last_id = next_id - 1
-                for node, key in ignored:
-                    log.warning("idempotency key %r of node %s already has a durable answer; the first is kept",
-                                key, node)
-                durable = [job.events for job in ready if job.events]
-                outcomes += [(job.done, None, None) for job in ready]
-        self._post(durable, outcomes)
+                self._last_id = plan.next_id - 1
+                durable = self._committed(plan, ignored)
+        self._post(durable, plan.outcomes)
 
     @staticmethod
-    def _transaction(conn: sqlite3.Connection, rows: list[_Row],
+    def _transaction(conn: sqlite3.Connection, rows: list[Row],
                      records: list[IdempotencyRecord]) -> list[tuple[str, str]]:
         """Write the rows and answers in one fsynced transaction; returns the (node, key) answers already kept."""
         ignored: list[tuple[str, str]] = []
@@ -276,10 +202,10 @@ class SqliteStore(EventStore):
             raise
         return ignored
 
-    def _prune_chunk(self, conn: sqlite3.Connection, job: _Prune) -> None:
+    def _prune_chunk(self, conn: sqlite3.Connection, job: Prune) -> None:
         """Delete one bounded chunk; a full chunk goes back in the queue, behind what waits to be committed."""
         if self.broken is not None:
-            self._post([], [(job.done, StoreError(_broken_message(self.broken)), None)])
+            self._post([], [(job.done, self._broken_error(), None)])
             return
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -296,46 +222,23 @@ class SqliteStore(EventStore):
         else:
             self._post([], [(job.done, None, job.deleted)])
 
-    def _break(self, reason: str, detail: str = "") -> None:
-        """From now on every write is refused (fail-stop); said once."""
-        if self.broken is None:
-            self.broken = reason
-            log.critical("the event log %s refuses every write until the server is restarted: %s%s",
-                         self.path, reason, detail)
-
     def _refuse_leftovers(self) -> None:
         """After the stop: whatever is still queued is told the log is closed (nobody waits forever)."""
-        outcomes: list[_Outcome] = []
+        outcomes: list[Outcome] = []
         while True:
             try:
                 job = self._jobs.get_nowait()
             except queue.Empty:
                 break
-            if isinstance(job, _Write | _Prune):
+            if isinstance(job, Write | Prune):
                 outcomes.append((job.done, StoreError("the event log is closed"), None))
         if outcomes:
             self._post([], outcomes)
 
-    def _post(self, durable: list[Sequence[Event]], outcomes: list[_Outcome]) -> None:
+    def _post(self, durable: list[Sequence[Event]], outcomes: list[Outcome]) -> None:
         assert self._loop is not None
         with contextlib.suppress(RuntimeError):  # the loop is gone (shutdown): nobody is waiting any more
             self._loop.call_soon_threadsafe(self._settle, durable, outcomes)
-
-    def _settle(self, durable: list[Sequence[Event]], outcomes: list[_Outcome]) -> None:
-        """In the loop thread: tell the listener in log order, then wake the waiters."""
-        if self.on_durable is not None:
-            for events in durable:
-                try:
-                    self.on_durable(events)
-                except Exception:  # a listener's bug must not leave requests waiting for durable events
-                    log.exception("the durable-events listener failed")
-        for done, error, result in outcomes:
-            if done.done():
-                continue
-            if error is None:
-                done.set_result(result)
-            else:
-                done.set_exception(error)
 
     # ---- readers -----------------------------------------------------------------------------------
     def _read(self, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
@@ -356,39 +259,6 @@ class SqliteStore(EventStore):
         return [IdempotencyRecord(*row) for row in rows]  # type: ignore[arg-type]
 
 
-def _encode(job: _Write) -> list[_Row]:
-    """The job's event rows, checked to be storable text before the transaction (one bad job fails alone)."""
-    rows: list[_Row] = []
-    for e in job.events:
-        try:
-            row = (e.id, e.type, e.v, e.at, e.node, e.staff, e.data_json())
-            _check_text(row)
-        except (ValueError, TypeError) as err:  # UnicodeEncodeError is a ValueError
-            raise UnencodableEvent(f"event {e.id} ({e.type}) cannot be stored: {_why(err)}") from err
-        rows.append(row)
-    r = job.record
-    if r is not None:
-        try:
-            _check_text((r.node, r.key, r.fingerprint, r.body))
-        except ValueError as err:
-            raise UnencodableEvent(f"the answer to node {r.node}'s request cannot be stored: {_why(err)}") from err
-    return rows
-
-
-def _check_text(fields: Sequence[object]) -> None:
-    """SQLite keeps text as UTF-8: a lone surrogate would fail at bind time, inside the batch's transaction."""
-    for field in fields:
-        if isinstance(field, str):
-            field.encode("utf-8")
-
-
-def _why(err: Exception) -> str:
-    """The reason without the text itself (which may be a citizen's name)."""
-    if isinstance(err, UnicodeEncodeError):
-        return f"{err.reason} (character {err.start} of a text field)"
-    return str(err)
-
-
 def _rollback(conn: sqlite3.Connection) -> None:
     """Roll back if a transaction is open; a failing rollback (disk gone) must not kill the writer."""
     if conn.in_transaction:
@@ -397,6 +267,3 @@ def _rollback(conn: sqlite3.Connection) -> None:
         except sqlite3.Error as err:
             log.warning("rollback failed: %s", err)
 
-
-def _broken_message(reason: str) -> str:
-    return f"the event log is broken and refuses writes until the server is restarted ({reason})"

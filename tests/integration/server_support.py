@@ -61,10 +61,13 @@ def _headers(token: str, key: str | None) -> dict[str, str]:
 
 
 class ServerProcess:
-    """``servicehall serve`` on a data directory; restartable on the same directory (and port)."""
+    """``servicehall serve`` on a data directory, or on a PostgreSQL database given as ``store`` (the --store
+    URL); restartable on the same log (and port)."""
 
-    def __init__(self, data_dir: Path, config: Path = ALLDAY_HALL, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, config: Path = ALLDAY_HALL, env: dict[str, str] | None = None,
+                 store: str | None = None) -> None:
         self.data_dir = Path(data_dir)
+        self.store = store
         self.config = Path(config)
         self.env = {**os.environ, **env} if env else None  # e.g. LD_PRELOAD for a fault shim
         self.port = 0
@@ -92,7 +95,7 @@ class ServerProcess:
             try:
                 self.proc = subprocess.Popen(
                     [PYTHON, "-m", "kiosk.cli", "serve", "--config", str(self.config), "--data", str(self.data_dir),
-                     "--host", "127.0.0.1", "--port", str(self.port)],
+                     "--host", "127.0.0.1", "--port", str(self.port), *(["--store", self.store] if self.store else [])],
                     cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env)
             finally:
                 log.close()

@@ -92,13 +92,13 @@ async def send(session: aiohttp.ClientSession, base: str, op: Op) -> tuple[int, 
         return answer.status, await answer.read()
 
 
-async def test_kill_minus_nine_mid_burst_loses_and_doubles_nothing(tmp_path: Path) -> None:
+async def test_kill_minus_nine_mid_burst_loses_and_doubles_nothing(tmp_path: Path, server_store: str | None) -> None:
     seed = int(os.environ.get("SERVICEHALL_CRASH_SEED", random.randrange(2**32)))
     rng = random.Random(seed)
     ledger = Ledger()
     windows = {n: WindowClient(n) for n in WINDOWS}
     keys = iter(range(10**9))
-    server = ServerProcess(tmp_path / "data")
+    server = ServerProcess(tmp_path / "data", store=server_store)
     timeout = aiohttp.ClientTimeout(total=20)
     with server:
         async with aiohttp.ClientSession(timeout=timeout) as session:

@@ -212,10 +212,10 @@ async def export(hall: Hall) -> str:
 
 
 async def test_a_scripted_day_its_figures_an_alert_and_kill_9_in_the_middle(
-        tmp_path: Path, session: aiohttp.ClientSession) -> None:
+        tmp_path: Path, session: aiohttp.ClientSession, server_store: str | None) -> None:
     clock = WallClock(tmp_path / "faketime", frozen=True)
     clock.set(MONDAY, "08:00")
-    server = ServerProcess(tmp_path / "data", config=day_hall(tmp_path), env=clock.env())
+    server = ServerProcess(tmp_path / "data", config=day_hall(tmp_path), env=clock.env(), store=server_store)
     with server:
         hall = Hall(session, server)
 

@@ -4,7 +4,8 @@ stopped hall.
 Lone surrogates are valid JSON (``"\\ud800"``) but no store can keep them; NUL, C1 controls, bidi overrides,
 zero-width and other format characters and noncharacters would reach the screens and mislead. Each is
 refused at the API edge with ``invalid_text`` naming the field. 4-byte characters (CJK Extension B, as
-in 𬌗 and 𠀾) are legitimate in names and must round-trip, also through a restart.
+in 𬌗 and 𠀾) are legitimate in names and must round-trip, also through a restart. On both stores: PostgreSQL
+text cannot hold NUL at all, so the refusal at the edge is what keeps its log writable.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ def raw_json(body: dict[str, Any]) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with ServerProcess(tmp_path_factory.mktemp("odd-text") / "data") as proc:
+def server(tmp_path_factory: pytest.TempPathFactory, module_server_store: str | None) -> Iterator[ServerProcess]:
+    with ServerProcess(tmp_path_factory.mktemp("odd-text") / "data", store=module_server_store) as proc:
         request = urllib.request.Request(f"{proc.url}{TICKETS}", data=b'{"service": "A01"}', headers=kiosk(1))
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert answer.status == 201

@@ -13,17 +13,19 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import psycopg
+
 from tests.integration.server_support import ALLDAY_HALL, PYTHON, REPO, free_port
 
 EXIT_BOUND_S = 30.0
 
 
-def serve(data: Path, port: int | None = None) -> tuple[int, list[str]]:
+def serve(data: Path, port: int | None = None, store: str | None = None) -> tuple[int, list[str]]:
     """Run ``servicehall serve``; its exit code and log lines (a hang fails the test)."""
     try:
         done = subprocess.run(
             [PYTHON, "-m", "kiosk.cli", "serve", "--config", str(ALLDAY_HALL), "--data", str(data),
-             "--host", "127.0.0.1", "--port", str(port or free_port())],
+             "--host", "127.0.0.1", "--port", str(port or free_port()), *(["--store", store] if store else [])],
             cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, timeout=EXIT_BOUND_S)
     except subprocess.TimeoutExpired as err:
         raise AssertionError(f"serve did not exit within {EXIT_BOUND_S} s: {err.output!r} {err.stderr!r}") from None
@@ -91,3 +93,42 @@ def test_a_port_already_in_use(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         line = assert_one_clear_line(*serve(tmp_path / "data", port), f"127.0.0.1:{port}")
     assert "--port" in line, line
+
+
+# ---------------------------------------------------------------------------------------------- PostgreSQL
+def test_a_database_that_is_down(tmp_path: Path) -> None:
+    """Nothing listens on the port: one line naming the URL, without the password, and what to do."""
+    port = free_port()
+    line = assert_one_clear_line(*serve(tmp_path / "data", store=f"postgresql://hall:s3cret@127.0.0.1:{port}/hall"),
+                                 f"postgresql://hall@127.0.0.1:{port}/hall", "--store")
+    assert "s3cret" not in line, line
+    assert not (tmp_path / "data").exists(), "a SQLite log was made although --store was given"
+
+
+def test_a_store_url_that_does_not_parse(tmp_path: Path) -> None:
+    code, lines = serve(tmp_path / "data", store="postgresql://hall:s3cret@127.0.0.1:port/hall")
+    assert code == 1, lines
+    assert lines == ["could not parse 'postgresql://hall:***@127.0.0.1:port/hall': the syntax is "
+                     "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?connect_timeout=S] (bad port 'port')"], lines
+    code, lines = serve(tmp_path / "data", store="mysql://hall@127.0.0.1/hall")
+    assert code == 1 and len(lines) == 1 and "known stores are postgresql" in lines[0], lines
+
+
+def test_a_database_migrated_by_a_newer_server(tmp_path: Path, pg_url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE servicehall_schema (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO servicehall_schema VALUES (99)")
+    line = assert_one_clear_line(*serve(tmp_path / "data", store=pg_url), pg_url, "99")
+    assert "newer" in line and "damaged" not in line, line
+
+
+def test_a_database_whose_events_table_is_not_a_servicehall_log(tmp_path: Path, pg_url: str) -> None:
+    """Tables of another program under our names: the migration fails, one line, and nothing of theirs changes."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE events (id BIGINT PRIMARY KEY, something TEXT)")
+        conn.execute("INSERT INTO events VALUES (1, 'x')")
+    line = assert_one_clear_line(*serve(tmp_path / "data", store=pg_url), pg_url, "already exists")
+    assert "a database of its own" in line, line
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT * FROM events").fetchall() == [(1, "x")]
+        assert conn.execute("SELECT to_regclass('servicehall_schema')").fetchone() == (None,)

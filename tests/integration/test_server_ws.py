@@ -25,8 +25,8 @@ RECEIVE_TIMEOUT_S = 10.0
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    with ServerProcess(tmp_path / "data") as proc:
+def server(tmp_path: Path, server_store: str | None) -> Iterator[ServerProcess]:
+    with ServerProcess(tmp_path / "data", store=server_store) as proc:
         yield proc
 
 
