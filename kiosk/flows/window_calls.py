@@ -33,6 +33,7 @@ from kiosk.flows.window_io import (
     ThankRating,
     WindowEffect,
     WindowEvent,
+    WindowSynced,
 )
 from kiosk.flows.window_words import (
     DISPLAY_NUMBER_BYTES,
@@ -162,6 +163,10 @@ def step(state: WindowCalls, event: WindowEvent) -> Result:
         state, effects = _rated(state, event)
     elif isinstance(event, StreamNews):
         state, effects = _news(state, event)
+    elif isinstance(event, WindowSynced):
+        staff = str(event.view.get("staff") or "")
+        state = _adopt_window(replace(state, stage=Stage.IDLE, staff=staff), event.view) if staff else (
+            state if state.stage is Stage.PIN else _signed_out(state))
     elif state.pending is not None and event.key == state.pending.key:
         state, effects, beeps = _answered(state, state.pending, event)
     elif state.rating_key and event.key == state.rating_key:
@@ -278,9 +283,7 @@ def _answered(state: WindowCalls, pending: Pending, event: ServerAnswer | Server
     if action == "call_next":
         if pending.ticket:
             state, effects = _invite(state, pending.ticket, pending.number)
-        state = replace(state, stage=Stage.CALLED, ticket=str(body.get("id", "")), number=str(body.get("number", "")),
-                        flash=state.flash + 1)
-        return state, effects, 1
+        return _called(state, str(body.get("id", "")), str(body.get("number", ""))), effects, 1
     if action == "recall":
         return replace(state, flash=state.flash + 1), [], 1
     if action == "start":
@@ -319,6 +322,13 @@ def _adopt_window(state: WindowCalls, view: Mapping[str, Any]) -> WindowCalls:
                    stage=stage)
 
 
+def _called(state: WindowCalls, ticket: str, number: str) -> WindowCalls:
+    """``ticket`` called here; the same call heard twice (its answer and its stream event) blinks once."""
+    if state.stage is Stage.CALLED and state.ticket == ticket:
+        return state
+    return replace(state, stage=Stage.CALLED, ticket=ticket, number=number, flash=state.flash + 1)
+
+
 def _released(state: WindowCalls) -> WindowCalls:
     return replace(state, stage=Stage.IDLE if state.signed_in else state.stage, ticket="", number="")
 
@@ -330,8 +340,8 @@ def _signed_out(state: WindowCalls) -> WindowCalls:
 # ---------------------------------------------------------------------------------------------- rating
 def _invite(state: WindowCalls, ticket: str, number: str) -> tuple[WindowCalls, list[WindowEffect]]:
     """Light the rating pad for this matter; a newer finish replaces an invitation nobody answered."""
-    if not ticket:
-        return state, []
+    if not ticket or (state.invited is not None and state.invited[0] == ticket):
+        return state, []  # heard twice (the answer and the stream event): one invitation
     effect = InviteRating(ticket, fit(number, 8), fit(state.staff, 8), state.ctx.rating_timeout_s)
     return replace(state, invited=(ticket, number)), [effect]
 
@@ -362,7 +372,7 @@ def _news(state: WindowCalls, news: StreamNews) -> tuple[WindowCalls, list[Windo
     if kind == "window.resumed":
         return replace(state, paused=False, pause_reason=""), []
     if kind == "ticket.called":
-        return replace(state, stage=Stage.CALLED, ticket=news.ticket, number=news.number, flash=state.flash + 1), []
+        return _called(state, news.ticket, news.number), []
     if not ours:
         return state, []
     if kind == "ticket.recalled":

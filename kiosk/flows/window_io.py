@@ -15,7 +15,7 @@ from devices.bus485.registers import DisplayMode, Key, Led, WindowState
 from kiosk.flows.events import ServerAnswer, ServerUnreachable
 
 __all__ = ["InviteRating", "PadKey", "RatingGiven", "Request", "ShowDisplay", "ShowPad", "SignInTyped",
-           "StreamNews", "ThankRating", "WindowEffect", "WindowEvent"]
+           "StreamNews", "ThankRating", "WindowEffect", "WindowEvent", "WindowSynced"]
 
 NO_LEDS = Led(0)
 
@@ -51,7 +51,8 @@ class RatingGiven:
 
 @dataclass(frozen=True)
 class StreamNews:
-    """A staff-view stream event about this window that another node caused (the node drops its own).
+    """A staff-view stream event about this window, whoever caused it (this node too: each change is taken
+    once, so an answer lost on the way is made good by the stream, and a call through the API shows).
 
     ``type`` is the event type (ticket.called, window.paused …), ``number`` the ticket's number from the
     node's id → number map ("" when unknown), ``reason`` the pause reason, ``staff`` who signed in."""
@@ -63,7 +64,15 @@ class StreamNews:
     staff: str = ""
 
 
-WindowEvent = PadKey | SignInTyped | RatingGiven | StreamNews | ServerAnswer | ServerUnreachable
+@dataclass(frozen=True)
+class WindowSynced:
+    """The window as GET /api/v1/windows has it, read when the node starts or its stream came back after a gap:
+    who is signed in, paused or not, the ticket called or served there."""
+
+    view: Mapping[str, Any]
+
+
+WindowEvent = PadKey | SignInTyped | RatingGiven | StreamNews | WindowSynced | ServerAnswer | ServerUnreachable
 
 
 @dataclass(frozen=True)

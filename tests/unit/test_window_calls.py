@@ -21,6 +21,7 @@ from kiosk.flows.window_io import (
     StreamNews,
     ThankRating,
     WindowEffect,
+    WindowSynced,
 )
 from kiosk.flows.window_words import fit, refusal_line
 from tests.support.kiosk_flows import hall
@@ -539,3 +540,26 @@ def test_fit_cuts_at_a_character_boundary() -> None:
 def test_refusal_line_fills_the_details() -> None:
     assert refusal_line({"code": "ticket_still_called", "details": {"number": "A001"}}) == "A001未到，请过号或开始"
     assert refusal_line({}) == "操作未被受理"
+
+
+def test_a_call_heard_twice_answer_then_stream_blinks_once() -> None:
+    pad = called()
+    assert pad.feed(StreamNews("ticket.called", "t-12", "A012")) == []
+    assert pad.state.flash == 1
+
+
+def test_a_finish_heard_first_on_the_stream_invites_once() -> None:
+    pad = called()
+    pad.press(Key.FINISH)
+    first = pad.feed(StreamNews("ticket.finished", "t-12", "A012"))
+    assert len(of(first, InviteRating)) == 1
+    assert of(pad.answer(), InviteRating) == []
+
+
+def test_the_window_synced_from_the_server_at_start() -> None:
+    pad = Pad()
+    pad.feed(WindowSynced({"staff": "s003", "paused": False, "current": "t-5", "current_number": "A005",
+                           "current_state": "called"}))
+    assert (pad.state.stage, pad.state.staff, pad.display.number) == (wc.Stage.CALLED, "s003", "A005")
+    pad.feed(WindowSynced({"staff": "", "paused": False, "current": None}))
+    assert pad.state.stage is wc.Stage.SIGNED_OUT
