@@ -1,0 +1,234 @@
+"""The window terminal node: the window_calls flow driven by the call pad (or the console), performed with the
+real bus drivers and the server client, and kept current from the event stream.
+
+One task steps the flow, taking events from one queue in order: pad keys, rating-pad answers, the console's
+commands, server answers and stream news. Requests run as their own tasks and put their answers back on the
+queue, so a key pressed while one is in flight is answered at once ("请稍候") instead of waiting behind it.
+The event stream is replayed from the start of the log so every ticket id has its number, but only events
+after the node's start reach the flow as news: the window's state at start comes from GET /api/v1/windows,
+and an old finish must not light the rating pad again. Device health goes to the server on transitions only
+(through the outbox when the node has one, so a "down" sent while the server is away is not lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from config.model import Hall
+from devices.base import Device
+from devices.bus485.callpad import CallPad
+from devices.bus485.rating_pad import RatingPad
+from devices.bus485.window_display import WindowDisplay
+from devices.errors import DeviceError
+from devices.registry import open_device
+from devices.state import DeviceState, DeviceStatus
+from kiosk.event_stream import EventFollower
+from kiosk.flows import window_calls as wc
+from kiosk.flows.window_io import (
+    InviteRating,
+    PadKey,
+    RatingGiven,
+    Request,
+    ShowDisplay,
+    ShowPad,
+    StreamNews,
+    ThankRating,
+    WindowEffect,
+    WindowEvent,
+    WindowSynced,
+)
+from kiosk.outbox import Outbox
+from kiosk.server_client import ServerClient, Unreachable, as_flow_event
+
+__all__ = ["WindowNode"]
+
+log = logging.getLogger(__name__)
+
+_WINDOW_NEWS = frozenset({"ticket.called", "ticket.recalled", "ticket.started", "ticket.finished", "ticket.skipped",
+                          "ticket.returned", "ticket.transferred", "window.signed_in", "window.signed_out",
+                          "window.paused", "window.resumed"})
+REPORTED_STATES = frozenset({DeviceState.READY, DeviceState.DEGRADED, DeviceState.FAULT, DeviceState.DISCONNECTED})
+
+
+class WindowNode:
+    """``await WindowNode(hall, "window-1", client).run()`` until cancelled; ``feed`` takes console events."""
+
+    def __init__(self, hall: Hall, node: str, client: ServerClient, *, outbox: Outbox | None = None,
+                 devices: Mapping[str, str] | None = None, key_seed: str | None = None,
+                 rating_timeout_s: int = 30, on_state: Callable[[wc.WindowCalls], None] | None = None) -> None:
+        self.ctx = wc.WindowContext.from_hall(hall, node, key_seed or secrets.token_hex(4), rating_timeout_s)
+        self.client = client
+        self.outbox = outbox
+        urls = dict(devices if devices is not None else next(n for n in hall.nodes if n.name == node).devices)
+        self.pad: CallPad | None = self._device(urls, "callpad", CallPad)
+        self.display: WindowDisplay | None = self._device(urls, "window_display", WindowDisplay)
+        self.rating_pad: RatingPad | None = self._device(urls, "rating_pad", RatingPad)
+        self.state, self._first = wc.start(self.ctx)
+        self.numbers: dict[str, str] = {}  # ticket id → number, from the stream
+        self.follower = EventFollower(client, self._on_stream)
+        self.start_id = 0  # stream events up to here are history: they teach numbers, not news
+        self._events: asyncio.Queue[WindowEvent] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._on_state = on_state
+        self.health_sent = 0
+        self._closing = False
+
+    def _device(self, urls: Mapping[str, str], name: str, kind: type) -> Any:
+        url = urls.get(name)
+        if url is None:
+            return None
+        device = open_device(url, name=name, listener=self._on_transition)
+        if not isinstance(device, kind):
+            raise ValueError(f"the {name} URL {url!r} names a {type(device).__name__}, not a {kind.__name__}")
+        return device
+
+    @property
+    def devices(self) -> list[Device]:
+        return [d for d in (self.pad, self.display, self.rating_pad) if d is not None]
+
+    def feed(self, event: WindowEvent) -> None:
+        """Hand the flow an event (the console's keys and sign-ins come in here)."""
+        self._events.put_nowait(event)
+
+    # ------------------------------------------------------------------ running
+    async def run(self) -> None:
+        """Open the devices, sync the window from the server, then serve until cancelled; closes what it opened."""
+        try:
+            for device in self.devices:
+                await device.open()
+            await self._perform(self._first)
+            await self._sync()
+            self._spawn(self.follower.run(), "stream")
+            if self.pad is not None:
+                self._spawn(self._read_pad(self.pad), "call pad")
+            if self.rating_pad is not None:
+                self._spawn(self._read_ratings(self.rating_pad), "rating pad")
+            while True:
+                event = await self._events.get()
+                self.state, effects = wc.step(self.state, event)
+                if self._on_state is not None:
+                    self._on_state(self.state)
+                await self._perform(effects)
+        finally:
+            self._closing = True
+            for task in list(self._tasks):
+                task.cancel()
+            for task in list(self._tasks):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            for device in self.devices:
+                await device.close()
+
+    def _spawn(self, work: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(work, name=f"{self.ctx.node} {name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _sync(self) -> None:
+        """The window and the log's end as the server has them now (bounded tries; an absent server is said)."""
+        queues = await self.client.request("GET", "/api/v1/queues")
+        if not isinstance(queues, Unreachable) and queues.ok:
+            self.start_id = int(queues.body.get("last_event_id", 0))
+        windows = await self.client.windows()
+        if isinstance(windows, Unreachable) or not windows.ok:
+            log.warning("window %d: could not read the window's state (%s); starting signed out",
+                        self.ctx.window, windows.words())
+            return
+        for view in windows.body.get("windows", ()):
+            if view.get("number") == self.ctx.window:
+                self.feed(WindowSynced(view))
+
+    async def _read_pad(self, pad: CallPad) -> None:
+        async for press in pad.events():
+            self.feed(PadKey(press.key, press.arg, press.seq, press.session))
+
+    async def _read_ratings(self, rating_pad: RatingPad) -> None:
+        async for rating in rating_pad.events():
+            self.feed(RatingGiven(rating.level, rating.seq))
+
+    async def _on_stream(self, event: dict[str, Any]) -> None:
+        data = event.get("data") or {}
+        kind = str(event.get("type", ""))
+        if kind == "ticket.issued":
+            self.numbers[str(data.get("ticket"))] = str(data.get("number", ""))
+            return
+        if kind == "day.rolled":
+            self.numbers.clear()
+            return
+        if int(event.get("id", 0)) <= self.start_id or kind not in _WINDOW_NEWS:
+            return
+        if data.get("from_window" if kind == "ticket.transferred" else "window") != self.ctx.window:
+            return
+        ticket = str(data.get("ticket") or "")
+        number = self.numbers.get(ticket, "") if ticket else ""
+        if ticket and not number:
+            number = await self._number_of(ticket)
+        self.feed(StreamNews(kind, ticket, number, str(data.get("reason") or ""), str(event.get("staff") or "")))
+
+    async def _number_of(self, ticket: str) -> str:
+        """A ticket the stream named before this node saw it issued (another day's log was cut): ask the server."""
+        answer = await self.client.ticket(ticket)
+        if isinstance(answer, Unreachable) or not answer.ok:
+            return ""
+        self.numbers[ticket] = str(answer.body.get("number", ""))
+        return self.numbers[ticket]
+
+    # ------------------------------------------------------------------ effects
+    async def _perform(self, effects: list[WindowEffect]) -> None:
+        for effect in effects:
+            try:
+                await self._perform_one(effect)
+            except DeviceError as err:  # the device says why; its health transition is reported on its own
+                log.info("window %d: %s not shown: %s", self.ctx.window, type(effect).__name__, err)
+
+    async def _perform_one(self, effect: WindowEffect) -> None:
+        if isinstance(effect, Request):
+            if effect.outbox and self.outbox is not None:
+                await self.outbox.put("rating", effect.method, effect.path, effect.body, effect.key)
+            else:
+                self._spawn(self._send(effect), f"request {effect.key}")
+        elif isinstance(effect, ShowDisplay):
+            if self.display is not None:
+                await self.display.show(effect.number, effect.text, effect.state, mode=effect.mode)
+        elif isinstance(effect, ShowPad):
+            if self.pad is not None:
+                await self.pad.show(effect.line, leds=effect.leds, beeps=effect.beeps)
+        elif isinstance(effect, InviteRating):
+            if self.rating_pad is not None:
+                await self.rating_pad.invite(effect.number, effect.staff, effect.timeout_s)
+        elif isinstance(effect, ThankRating) and self.rating_pad is not None:
+            await self.rating_pad.thank()
+
+    async def _send(self, request: Request) -> None:
+        result = await self.client.request(request.method, request.path, request.body, request.key)
+        if not result.ok:
+            log.info("window %d: %s %s: %s", self.ctx.window, request.method, request.path, result.words())
+        self.feed(as_flow_event(result, request.key))
+
+    # ------------------------------------------------------------------ health
+    def _on_transition(self, device: Device, status: DeviceStatus) -> None:
+        """A device changed state: tell the server (transitions only; "link up" on the way is not one)."""
+        if status.state not in REPORTED_STATES or self._closing:
+            return
+        now = {d.name: (status if d is device else d.last_status, getattr(d, "kind_option", d.kind))
+               for d in self.devices}
+        report = [{"name": name, "kind": kind, "state": st.state.value, "reason": st.reason[:200]}
+                  for name, (st, kind) in now.items() if st.state in REPORTED_STATES]
+        with contextlib.suppress(RuntimeError):  # no running loop: the node is shutting down
+            self._spawn(self._send_health(report), "health")
+
+    async def _send_health(self, report: list[dict[str, Any]]) -> None:
+        path = f"/api/v1/nodes/{self.ctx.node}/health"
+        key = f"{self.ctx.key_seed}-health-{secrets.token_hex(6)}"
+        self.health_sent += 1
+        if self.outbox is not None:
+            await self.outbox.put("health", "POST", path, {"devices": report}, key)
+            return
+        result = await self.client.request("POST", path, {"devices": report}, key)
+        if not result.ok:
+            log.info("window %d: device health not delivered: %s", self.ctx.window, result.words())
