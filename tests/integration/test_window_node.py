@@ -137,6 +137,7 @@ async def test_a_call_made_through_the_api_shows_on_the_display(hall: Hall) -> N
     status, body = await hall.call("POST", f"/api/v1/tickets/{ticket['id']}/finish", manager(), {"window": 1})
     assert status == 200, body
     rating_pad = hall.sim.devices[RATING]
+    assert isinstance(rating_pad, SimRatingPad)
     await until(lambda: rating_pad.mode is RatingMode.INVITING, "an API finish lights the rating pad too")
 
 
