@@ -26,7 +26,7 @@ from devices.bus485.rating_pad import RatingPad
 from devices.bus485.window_display import WindowDisplay
 from devices.errors import DeviceError
 from devices.registry import open_device
-from devices.state import DeviceState, DeviceStatus
+from kiosk.device_health import HealthReporter
 from kiosk.event_stream import EventFollower
 from kiosk.flows import window_calls as wc
 from kiosk.flows.window_io import (
@@ -52,7 +52,6 @@ log = logging.getLogger(__name__)
 _WINDOW_NEWS = frozenset({"ticket.called", "ticket.recalled", "ticket.started", "ticket.finished", "ticket.skipped",
                           "ticket.returned", "ticket.transferred", "window.signed_in", "window.signed_out",
                           "window.paused", "window.resumed"})
-REPORTED_STATES = frozenset({DeviceState.READY, DeviceState.DEGRADED, DeviceState.FAULT, DeviceState.DISCONNECTED})
 
 
 class WindowNode:
@@ -64,10 +63,12 @@ class WindowNode:
         self.ctx = wc.WindowContext.from_hall(hall, node, key_seed or secrets.token_hex(4), rating_timeout_s)
         self.client = client
         self.outbox = outbox
+        self.health = HealthReporter(client, node, self.ctx.key_seed, outbox)
         urls = dict(devices if devices is not None else next(n for n in hall.nodes if n.name == node).devices)
         self.pad: CallPad | None = self._device(urls, "callpad", CallPad)
         self.display: WindowDisplay | None = self._device(urls, "window_display", WindowDisplay)
         self.rating_pad: RatingPad | None = self._device(urls, "rating_pad", RatingPad)
+        self.health.watch(self.devices)
         self.state, self._first = wc.start(self.ctx)
         self.numbers: dict[str, str] = {}  # ticket id → number, from the stream
         self.follower = EventFollower(client, self._on_stream)
@@ -75,14 +76,12 @@ class WindowNode:
         self._events: asyncio.Queue[WindowEvent] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._on_state = on_state
-        self.health_sent = 0
-        self._closing = False
 
     def _device(self, urls: Mapping[str, str], name: str, kind: type) -> Any:
         url = urls.get(name)
         if url is None:
             return None
-        device = open_device(url, name=name, listener=self._on_transition)
+        device = open_device(url, name=name, listener=self.health.listener)
         if not isinstance(device, kind):
             raise ValueError(f"the {name} URL {url!r} names a {type(device).__name__}, not a {kind.__name__}")
         return device
@@ -115,7 +114,7 @@ class WindowNode:
                     self._on_state(self.state)
                 await self._perform(effects)
         finally:
-            self._closing = True
+            await self.health.close()
             for task in list(self._tasks):
                 task.cancel()
             for task in list(self._tasks):
@@ -209,26 +208,3 @@ class WindowNode:
         if not result.ok:
             log.info("window %d: %s %s: %s", self.ctx.window, request.method, request.path, result.words())
         self.feed(as_flow_event(result, request.key))
-
-    # ------------------------------------------------------------------ health
-    def _on_transition(self, device: Device, status: DeviceStatus) -> None:
-        """A device changed state: tell the server (transitions only; "link up" on the way is not one)."""
-        if status.state not in REPORTED_STATES or self._closing:
-            return
-        now = {d.name: (status if d is device else d.last_status, getattr(d, "kind_option", d.kind))
-               for d in self.devices}
-        report = [{"name": name, "kind": kind, "state": st.state.value, "reason": st.reason[:200]}
-                  for name, (st, kind) in now.items() if st.state in REPORTED_STATES]
-        with contextlib.suppress(RuntimeError):  # no running loop: the node is shutting down
-            self._spawn(self._send_health(report), "health")
-
-    async def _send_health(self, report: list[dict[str, Any]]) -> None:
-        path = f"/api/v1/nodes/{self.ctx.node}/health"
-        key = f"{self.ctx.key_seed}-health-{secrets.token_hex(6)}"
-        self.health_sent += 1
-        if self.outbox is not None:
-            await self.outbox.put("health", "POST", path, {"devices": report}, key)
-            return
-        result = await self.client.request("POST", path, {"devices": report}, key)
-        if not result.ok:
-            log.info("window %d: device health not delivered: %s", self.ctx.window, result.words())

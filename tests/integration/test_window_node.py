@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +178,28 @@ async def test_the_line_unplugged_and_replugged_gives_one_transition_each_way_an
     await until(lambda: hall.sim.display(DISPLAY).number == ticket["number"], "a call after the replug")
     assert (await hall.ticket(ticket["id"]))["state"] == "called"
     assert await callpad_states() == ["ready", "disconnected", "ready"]
+
+
+async def test_the_same_pin_digit_twice_is_two_digits(hall: Hall) -> None:
+    hall.press(Key.SIGN_IN, 1)
+    hall.press(Key.DIGIT, 1)
+    hall.press(Key.DIGIT, 1)
+    await until(lambda: hall.node.state.pin == "11", "both digits typed (never debounced)")
+    assert hall.sim.devices[PAD].line == "s001 密码:**"  # type: ignore[attr-defined]
+
+
+async def test_an_invitation_nobody_answers_sends_no_rating(hall: Hall) -> None:
+    hall.node.ctx = replace(hall.node.ctx, rating_timeout_s=1)
+    hall.node.state = replace(hall.node.state, ctx=hall.node.ctx)
+    await hall.sign_in_on_the_pad()
+    ticket = await hall.issue("k-silent")
+    hall.press(Key.CALL_NEXT)
+    await until(lambda: hall.sim.display(DISPLAY).number == ticket["number"], "called")
+    hall.press(Key.FINISH)
+    rating_pad = hall.sim.devices[RATING]
+    assert isinstance(rating_pad, SimRatingPad)
+    await until(lambda: rating_pad.invitation == (ticket["number"], "s001", 1), "the invitation written to the pad")
+    await until(lambda: hall.node.state.invited is None, "the pad's timeout reached the node")
+    assert rating_pad.mode is RatingMode.IDLE
+    assert await hall.audit("rating.given") == []
+    assert (await hall.ticket(ticket["id"]))["state"] == "finished"
