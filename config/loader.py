@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 TOP_KEYS = ("hall", "hours", "departments", "services", "windows", "staff", "nodes", "alerts", "policy", "green",
             "ratings")
-HALL_KEYS = ("name", "code", "timezone", "public_url")
+HALL_KEYS = ("name", "code", "timezone", "public_url", "holder_key", "holder_key_file")
 HOURS_KEYS = ("weekdays", "extended", "weekend", "weekend_days", "holidays", "workdays")
 DEPARTMENT_KEYS = ("code", "name")
 SERVICE_KEYS = ("code", "name", "name_en", "department", "prefix", "daily_quota", "slot_quotas", "hours",
@@ -61,6 +61,9 @@ DEVICE_KINDS = {
 _CODE = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}"
 _CODE_HINT = "a code of letters, digits, '-', '_' or '.' (at most 32, no spaces)"
 _MAX_WINDOWS = 9999
+_HOLDER_KEY = r"[0-9a-f]{64,128}"
+_HOLDER_KEY_HINT = ("64 to 128 lower-case hex digits (a random key of 32+ bytes; in clear for demo halls only, a "
+                    "real hall gives holder_key_file)")
 _PUBLIC_URL = r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?"
 _PUBLIC_URL_HINT = "an http:// or https:// address, host[:port][/path], with no query or fragment"
 
@@ -117,6 +120,10 @@ def _hall(r: Reader, data: dict[str, Any], source: str) -> Hall:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
             r.problem("hall.timezone", f"unknown time zone {timezone!r} (use an IANA name such as 'Asia/Shanghai')")
     public_url = r.string(head, "hall", "public_url", "", pattern=_PUBLIC_URL, hint=_PUBLIC_URL_HINT).rstrip("/")
+    holder_key = r.string(head, "hall", "holder_key", "", pattern=_HOLDER_KEY, hint=_HOLDER_KEY_HINT)
+    holder_key_file = r.string(head, "hall", "holder_key_file", "", max_len=1000)
+    if holder_key and holder_key_file:
+        r.problem("hall.holder_key", "give either holder_key (demo halls only) or holder_key_file, not both")
     hours = _hours(r, data)
     departments = _departments(r, data)
     services = _services(r, data, {d.code for d in departments}, hours)
@@ -127,7 +134,7 @@ def _hall(r: Reader, data: dict[str, Any], source: str) -> Hall:
     return Hall(name=name, timezone=timezone, hours=hours, departments=departments, services=services,
                 windows=windows, nodes=nodes, staff=staff, alerts=rules.alerts(r, data), policy=_policy(r, data),
                 green=rules.green(r, data), ratings=rules.ratings(r, data), code=code, source=source,
-                public_url=public_url)
+                public_url=public_url, holder_key=holder_key, holder_key_file=holder_key_file)
 
 
 def _hours(r: Reader, data: dict[str, Any]) -> HallHours:

@@ -222,6 +222,8 @@ class Hall:
     code: str = "hall"
     source: str = ""  # the file it came from, for error messages
     public_url: str = ""  # where phones reach the server (QR links); "" = links relative to the server
+    holder_key: str = ""  # hex HMAC key for holder keys, in clear: demo halls only (see config.secrets.holder_secret)
+    holder_key_file: str = ""  # a file holding that key in hex, relative to the hall file
 
     def service(self, code: str) -> Service | None:
         return next((s for s in self.services if s.code == code), None)

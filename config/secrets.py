@@ -13,11 +13,28 @@ import argparse
 import getpass
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["MIN_PIN_LENGTH", "hash_pin", "hash_token", "is_pin_hash", "is_token_hash", "verify_pin"]
+if TYPE_CHECKING:
+    from config.model import Hall
+
+__all__ = [
+    "HOLDER_KEY_ENV",
+    "MIN_PIN_LENGTH",
+    "HolderKeyError",
+    "hash_pin",
+    "hash_token",
+    "holder_secret",
+    "is_pin_hash",
+    "is_token_hash",
+    "verify_pin",
+]
 
 SCRYPT_N = 2**14
 SCRYPT_R = 8
@@ -30,6 +47,45 @@ _MAX_SCRYPT_MEMORY = 64 * 2**20
 
 _PIN_HASH = re.compile(r"scrypt\$(\d{1,8})\$(\d{1,3})\$(\d{1,3})\$([0-9a-f]{32})\$([0-9a-f]{64})")
 _TOKEN_HASH = re.compile(r"[0-9a-f]{64}")
+_HOLDER_KEY = re.compile(r"[0-9a-f]{64,128}")
+HOLDER_KEY_ENV = "SERVICEHALL_HOLDER_KEY"
+
+
+class HolderKeyError(ValueError):
+    """The hall's holder key is missing or malformed; the words say where it was looked for and what to give."""
+
+
+def holder_secret(hall: Hall, environ: Mapping[str, str] | None = None) -> bytes:
+    """The hall's HMAC key for holder keys (kiosk/flows/holder.py): env SERVICEHALL_HOLDER_KEY, else the file
+    ``[hall] holder_key_file`` (relative to the hall file), else ``[hall] holder_key`` (demo halls only).
+
+    Every kiosk of a hall must use the same key, or one citizen would hold two "one open ticket" slots, so a
+    kiosk without a valid key refuses to start rather than make one up.
+    """
+    env = os.environ if environ is None else environ
+    if env.get(HOLDER_KEY_ENV):
+        return _holder_key_bytes(env[HOLDER_KEY_ENV].strip(), f"the environment variable {HOLDER_KEY_ENV}")
+    if hall.holder_key_file:
+        path = Path(hall.holder_key_file)
+        if not path.is_absolute() and hall.source:
+            path = Path(hall.source).parent / path
+        try:
+            text = path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as err:
+            raise HolderKeyError(f"cannot read the holder key file {path} ([hall] holder_key_file): {err}") from err
+        return _holder_key_bytes(text, f"the holder key file {path}")
+    if hall.holder_key:
+        return _holder_key_bytes(hall.holder_key, f"{hall.source or 'the hall file'}: hall.holder_key")
+    raise HolderKeyError(f"{hall.source or 'the hall file'} gives no holder key: set {HOLDER_KEY_ENV} or "
+                         "[hall] holder_key_file (a file with 64 hex digits, e.g. from "
+                         "python -c 'import secrets; print(secrets.token_hex(32))')")
+
+
+def _holder_key_bytes(text: str, where: str) -> bytes:
+    if not _HOLDER_KEY.fullmatch(text):
+        raise HolderKeyError(f"{where} must hold 64 to 128 lower-case hex digits (a key of 32+ random bytes), "
+                             f"not {len(text)} characters of that form")
+    return bytes.fromhex(text)
 
 
 def hash_token(token: str) -> str:

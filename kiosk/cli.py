@@ -37,8 +37,10 @@ def _build_parser() -> argparse.ArgumentParser:
             one.add_argument("--window", type=int, required=True, help="the window number shown")
 
     from devices.cli import add_parser as add_devices_parser
+    from kiosk.node_cli import add_parser as add_node_parser
 
     add_devices_parser(sub)
+    add_node_parser(sub)
     return parser
 
 
@@ -65,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         from screens.cli import run_screen
 
         return run_screen(args)
+    if args.command == "node":
+        from kiosk.node_cli import run_node
+
+        return run_node(args)
     if args.command == "devices":
         from devices.cli import run as run_devices
 

@@ -296,7 +296,9 @@ def _failure_words(err: BaseException) -> str:
     if isinstance(err, TimeoutError):
         return "no answer in time"
     if isinstance(err, aiohttp.ClientConnectorError):
-        return f"cannot connect ({err.os_error.strerror or err.os_error})"
+        if isinstance(err.os_error, ConnectionRefusedError):
+            return f"cannot connect to {err.host}:{err.port}: connection refused"
+        return f"cannot connect to {err.host}:{err.port}: {err.os_error.strerror or err.os_error}"
     if isinstance(err, aiohttp.ServerDisconnectedError):
         return "the server closed the connection"
     return str(err) or type(err).__name__

@@ -1,0 +1,236 @@
+"""The kiosk role: runs the take-a-ticket flow and performs its effects with the node's real devices.
+
+The flow (kiosk/flows/take_ticket.py) decides; this class only does what an effect asks and feeds the outcome
+back as the flow's next event: the printer's status, the server's answer to a request sent under the flow's
+Idempotency-Key, the print's outcome, card reads from the polling loops, touches from ``inbox`` (the touch UI
+puts Touch events there) and an IdleTimeout when nobody touched the kiosk for the context's idle time. Every
+event goes through one queue and one loop, so the flow sees one thing at a time in the order it happened.
+
+Printed / print_failed reports go through the node's durable outbox; a rating is sent at once and waits in the
+outbox if the server is away. Screens go to the node's view (the touch UI) as the flow's Show effects.
+
+The certificate-printing flow (another helper's kiosk/certificate_desk.py) will plug in where
+``perform`` meets an effect it does not know: ``extra_effects`` maps such an effect type to its performer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import secrets
+import zoneinfo
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from config.secrets import holder_secret
+from devices.errors import DeviceError
+from devices.idcard.driver import IdCardReader
+from devices.smartcard.driver import SmartCardReader
+from devices.state import DeviceState, PaperState
+from devices.ticket_printer.driver import PrintNotConfirmed, PrintRefused, TicketPrinter
+from devices.ticket_printer.ticket import TicketLayout
+from kiosk.card_loops import CardWatch, id_card_loop, social_security_loop
+from kiosk.flows import take_ticket
+from kiosk.flows.context import KioskContext, featured_services
+from kiosk.flows.effects import (
+    Effect,
+    FetchTicketStatus,
+    PrintTicket,
+    ReadPrinterStatus,
+    ReportPrinted,
+    ReportPrintFailed,
+    RequestCheckIn,
+    RequestTicket,
+    Show,
+    Speak,
+    SubmitRating,
+    TicketPrint,
+    WipePersonalData,
+)
+from kiosk.flows.events import Event, IdleTimeout, PrintDone, PrinterStatusRead, PrintFailed, ServerAnswer
+from kiosk.node import NodeRuntime
+from kiosk.server_client import Result, Unreachable, as_flow_event
+
+__all__ = ["KioskNode", "ticket_layout"]
+
+log = logging.getLogger(__name__)
+
+Performer = Callable[[Any], Awaitable[Event | None]]
+
+
+def ticket_layout(paper: TicketPrint, tz: dt.tzinfo, base_url: str) -> TicketLayout:
+    """The printer's layout of the flow's TicketPrint; a relative status URL is made absolute with ``base_url``."""
+    url = paper.status_url
+    if url.startswith("/"):
+        url = base_url.rstrip("/") + url
+    footer = ("补打 / reprint",) if paper.reprint else ()
+    return TicketLayout(hall_name=paper.hall_name, service_name=paper.service_name, number=paper.number,
+                        people_ahead=paper.people_ahead, estimated_wait_min=paper.estimated_wait_min,
+                        issued_at=dt.datetime.fromtimestamp(paper.issued_at, tz), status_url=url,
+                        holder_masked=paper.holder_masked or None, priority_mark=paper.priority_mark or None,
+                        footer=footer)
+
+
+class KioskNode:
+    """The kiosk behaviour of a NodeRuntime (see kiosk/node.py ROLE_BEHAVIOURS)."""
+
+    def __init__(self, runtime: NodeRuntime, inbox: asyncio.Queue[Event] | None = None) -> None:
+        self.runtime = runtime
+        hall = runtime.hall
+        self.tz = zoneinfo.ZoneInfo(hall.timezone)
+        self.ctx = KioskContext(hall, runtime.node.name, holder_secret(hall), secrets.token_hex(6),
+                                featured=featured_services(hall))
+        self.inbox: asyncio.Queue[Event] = inbox if inbox is not None else asyncio.Queue()
+        self.state, first = take_ticket.initial(self.ctx)
+        self._first = first
+        self.numbers: dict[str, str] = {}  # printed number → ticket id, from the stream (for status by number)
+        self.extra_effects: dict[type, Performer] = {}
+        self.screens: list[Show] = []  # the last screens shown, newest last (bounded)
+        self.id_watch = CardWatch()
+        self.ss_watch = CardWatch()
+
+    # ------------------------------------------------------------------ inputs
+    async def run(self) -> None:
+        """Card loops, then the one event loop; until cancelled."""
+        loops: list[asyncio.Task[None]] = []
+        reader = self.runtime.device("idcard")
+        if isinstance(reader, IdCardReader):
+            loops.append(asyncio.create_task(id_card_loop(reader, self.inbox.put_nowait, self.today, self.id_watch)))
+        ss_reader = self.runtime.device("smartcard")
+        if isinstance(ss_reader, SmartCardReader):
+            loops.append(asyncio.create_task(social_security_loop(ss_reader, self.inbox.put_nowait, self.today,
+                                                                   self.ss_watch)))
+        try:
+            await self._perform_all(self._first)
+            while True:
+                try:
+                    event = await asyncio.wait_for(self.inbox.get(), self.ctx.idle_reset_s)
+                except TimeoutError:
+                    event = IdleTimeout()
+                await self.feed(event)
+        finally:
+            for task in loops:
+                task.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+
+    def today(self) -> dt.date:
+        return dt.datetime.now(self.tz).date()
+
+    async def feed(self, event: Event) -> None:
+        """One event into the flow, then its effects performed; outcomes are fed back before the next input."""
+        pending: list[Event] = [event]
+        while pending:
+            self.state, effects = take_ticket.step(self.state, pending.pop(0))
+            pending += await self._perform_all(effects)
+
+    async def _perform_all(self, effects: list[Effect]) -> list[Event]:
+        outcomes: list[Event] = []
+        for effect in effects:
+            outcome = await self.perform(effect)
+            if outcome is not None:
+                outcomes.append(outcome)
+        return outcomes
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        """The stream: learn which ticket id each printed number is (kiosks may not list tickets)."""
+        if event.get("type") == "ticket.issued":
+            data = event.get("data") or {}
+            if isinstance(data.get("number"), str) and isinstance(data.get("ticket"), str):
+                self.numbers[data["number"]] = data["ticket"]
+
+    # ------------------------------------------------------------------ effects
+    async def perform(self, effect: Effect) -> Event | None:
+        """Do one effect; the event it gives back to the flow, if any."""
+        if isinstance(effect, Show):
+            self.screens = [*self.screens[-49:], effect]
+            self.runtime.view.show(effect)
+            return None
+        if isinstance(effect, Speak):
+            self.runtime.view.speak(effect.words)
+            return None
+        if isinstance(effect, ReadPrinterStatus):
+            return await self._printer_status()
+        if isinstance(effect, RequestTicket):
+            return self._answered(await self.runtime.client.issue_ticket(effect.body, effect.key), effect.key)
+        if isinstance(effect, RequestCheckIn):
+            return self._answered(await self.runtime.client.check_in(effect.body, effect.key), effect.key)
+        if isinstance(effect, PrintTicket):
+            return await self._print(effect.ticket)
+        if isinstance(effect, ReportPrinted):
+            await self._keep("printed", f"/api/v1/tickets/{effect.ticket_id}/printed", {}, effect.key)
+            return None
+        if isinstance(effect, ReportPrintFailed):
+            await self._keep("print_failed", f"/api/v1/tickets/{effect.ticket_id}/print_failed",
+                             {"reason": effect.reason[:200]}, effect.key)
+            return None
+        if isinstance(effect, SubmitRating):
+            return await self._rate(effect)
+        if isinstance(effect, FetchTicketStatus):
+            return await self._status_by_number(effect)
+        if isinstance(effect, WipePersonalData):
+            log.debug("session over: personal data wiped")  # the node keeps none beyond the flow's state
+            return None
+        performer = self.extra_effects.get(type(effect))
+        if performer is not None:
+            return await performer(effect)
+        log.warning("kiosk %s cannot perform %s", self.ctx.node, type(effect).__name__)
+        return None
+
+    def _answered(self, result: Result, key: str) -> Event:
+        if isinstance(result, Unreachable):
+            self.runtime.note_unreachable()
+        else:
+            self.runtime.note_answer()
+        return as_flow_event(result, key)
+
+    async def _keep(self, kind: str, path: str, body: dict[str, Any], key: str) -> None:
+        outbox = self.runtime.outbox
+        assert outbox is not None
+        await outbox.put(kind, "POST", path, body, key)
+
+    async def _printer_status(self) -> PrinterStatusRead:
+        printer = self.runtime.device("ticket_printer")
+        if not isinstance(printer, TicketPrinter):
+            return PrinterStatusRead(DeviceState.DISCONNECTED, PaperState.UNKNOWN, "this kiosk has no ticket printer")
+        status = await printer.status()
+        try:
+            paper = PaperState(status.details.get("paper", PaperState.UNKNOWN.value))
+        except ValueError:
+            paper = PaperState.UNKNOWN
+        return PrinterStatusRead(status.state, paper, status.reason)
+
+    async def _print(self, paper: TicketPrint) -> Event:
+        printer = self.runtime.device("ticket_printer")
+        if not isinstance(printer, TicketPrinter):
+            return PrintFailed(paper.ticket_id, "this kiosk has no ticket printer")
+        try:
+            await printer.print_ticket(ticket_layout(paper, self.tz, self.runtime.hall.public_url
+                                                     or self.runtime.client.server))
+        except DeviceError as err:
+            log.warning("kiosk %s: ticket %s did not print: %s", self.ctx.node, paper.number, err)
+            return PrintFailed(paper.ticket_id, _short_reason(err))
+        return PrintDone(paper.ticket_id)
+
+    async def _rate(self, effect: SubmitRating) -> Event:
+        path = f"/api/v1/tickets/{effect.ticket_id}/rating"
+        result = await self.runtime.client.request("POST", path, effect.body, effect.key)
+        if isinstance(result, Unreachable):
+            await self._keep("rating", path, dict(effect.body), effect.key)
+        return self._answered(result, effect.key)
+
+    async def _status_by_number(self, effect: FetchTicketStatus) -> Event:
+        ticket_id = self.numbers.get(effect.number.upper())
+        if ticket_id is None:
+            return ServerAnswer(effect.key, 404, {"error": {
+                "code": "ticket_not_found", "message_zh": f"今天没有 {effect.number} 号",
+                "message_en": f"there is no ticket {effect.number} today"}})
+        return self._answered(await self.runtime.client.ticket(ticket_id), effect.key)
+
+
+def _short_reason(err: DeviceError) -> str:
+    """The printer's fault for the server's print_failed reason: the status words, not the whole remedy text."""
+    status = err.status if isinstance(err, PrintRefused | PrintNotConfirmed) else None
+    if status is not None and status.reason:
+        return status.reason[:200]
+    return str(err)[:200]
