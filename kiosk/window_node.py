@@ -1,13 +1,13 @@
-"""The window terminal node: the window_calls flow driven by the call pad (or the console), performed with the
-real bus drivers and the server client, and kept current from the event stream.
+"""The window terminal role: the window_calls flow driven by the call pad (or the console), performed with the
+node's real bus devices and its server client, and kept current from the event stream.
 
-One task steps the flow, taking events from one queue in order: pad keys, rating-pad answers, the console's
-commands, server answers and stream news. Requests run as their own tasks and put their answers back on the
-queue, so a key pressed while one is in flight is answered at once ("请稍候") instead of waiting behind it.
-The event stream is replayed from the start of the log so every ticket id has its number, but only events
-after the node's start reach the flow as news: the window's state at start comes from GET /api/v1/windows,
-and an old finish must not light the rating pad again. Device health goes to the server on transitions only
-(through the outbox when the node has one, so a "down" sent while the server is away is not lost).
+The node runtime (kiosk/node.py) opens the devices, reports their health, keeps the outbox and follows the
+stream; this behaviour steps the flow, taking events from one queue in order: pad keys, rating-pad answers,
+the console's commands, server answers and stream news. Requests run as their own tasks and put their answers
+back on the queue, so a key pressed while one is in flight is answered at once ("请稍候") instead of waiting
+behind it. The stream is replayed from the start of the log so every ticket id has its number, but only
+events after the node's start reach the flow as news: the window's state at start comes from GET
+/api/v1/windows, and an old finish must not light the rating pad again. A rating goes through the outbox.
 """
 
 from __future__ import annotations
@@ -16,18 +16,13 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from config.model import Hall
-from devices.base import Device
 from devices.bus485.callpad import CallPad
 from devices.bus485.rating_pad import RatingPad
 from devices.bus485.window_display import WindowDisplay
 from devices.errors import DeviceError
-from devices.registry import open_device
-from kiosk.device_health import HealthReporter
-from kiosk.event_stream import EventFollower
 from kiosk.flows import window_calls as wc
 from kiosk.flows.window_io import (
     InviteRating,
@@ -42,8 +37,8 @@ from kiosk.flows.window_io import (
     WindowEvent,
     WindowSynced,
 )
-from kiosk.outbox import Outbox
-from kiosk.server_client import ServerClient, Unreachable, as_flow_event
+from kiosk.node import NodeRuntime
+from kiosk.server_client import Unreachable, as_flow_event
 
 __all__ = ["WindowNode"]
 
@@ -52,43 +47,35 @@ log = logging.getLogger(__name__)
 _WINDOW_NEWS = frozenset({"ticket.called", "ticket.recalled", "ticket.started", "ticket.finished", "ticket.skipped",
                           "ticket.returned", "ticket.transferred", "window.signed_in", "window.signed_out",
                           "window.paused", "window.resumed"})
+SYNC_RETRY_S = 2.0
 
 
 class WindowNode:
-    """``await WindowNode(hall, "window-1", client).run()`` until cancelled; ``feed`` takes console events."""
+    """The window behaviour of a NodeRuntime (ROLE_BEHAVIOURS); ``feed`` takes the console's events."""
 
-    def __init__(self, hall: Hall, node: str, client: ServerClient, *, outbox: Outbox | None = None,
-                 devices: Mapping[str, str] | None = None, key_seed: str | None = None,
-                 rating_timeout_s: int = 30, on_state: Callable[[wc.WindowCalls], None] | None = None) -> None:
-        self.ctx = wc.WindowContext.from_hall(hall, node, key_seed or secrets.token_hex(4), rating_timeout_s)
-        self.client = client
-        self.outbox = outbox
-        self.health = HealthReporter(client, node, self.ctx.key_seed, outbox)
-        urls = dict(devices if devices is not None else next(n for n in hall.nodes if n.name == node).devices)
-        self.pad: CallPad | None = self._device(urls, "callpad", CallPad)
-        self.display: WindowDisplay | None = self._device(urls, "window_display", WindowDisplay)
-        self.rating_pad: RatingPad | None = self._device(urls, "rating_pad", RatingPad)
-        self.health.watch(self.devices)
+    def __init__(self, runtime: NodeRuntime, *, rating_timeout_s: int = 30, key_seed: str | None = None,
+                 on_state: Callable[[wc.WindowCalls], None] | None = None) -> None:
+        self.runtime = runtime
+        self.client = runtime.client
+        self.ctx = wc.WindowContext.from_hall(runtime.hall, runtime.node.name, key_seed or secrets.token_hex(4),
+                                              rating_timeout_s)
+        self.pad: CallPad | None = self._device("callpad", CallPad)
+        self.display: WindowDisplay | None = self._device("window_display", WindowDisplay)
+        self.rating_pad: RatingPad | None = self._device("rating_pad", RatingPad)
         self.state, self._first = wc.start(self.ctx)
         self.numbers: dict[str, str] = {}  # ticket id → number, from the stream
-        self.follower = EventFollower(client, self._on_stream)
         self.start_id = 0  # stream events up to here are history: they teach numbers, not news
+        self._synced = asyncio.Event()
         self._events: asyncio.Queue[WindowEvent] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._on_state = on_state
 
-    def _device(self, urls: Mapping[str, str], name: str, kind: type) -> Any:
-        url = urls.get(name)
-        if url is None:
-            return None
-        device = open_device(url, name=name, listener=self.health.listener)
-        if not isinstance(device, kind):
-            raise ValueError(f"the {name} URL {url!r} names a {type(device).__name__}, not a {kind.__name__}")
+    def _device(self, name: str, kind: type) -> Any:
+        device = self.runtime.device(name)
+        if device is not None and not isinstance(device, kind):
+            raise ValueError(f"the {name} of node {self.runtime.node.name!r} is a {type(device).__name__}, "
+                             f"not a {kind.__name__}; check its device= option")
         return device
-
-    @property
-    def devices(self) -> list[Device]:
-        return [d for d in (self.pad, self.display, self.rating_pad) if d is not None]
 
     def feed(self, event: WindowEvent) -> None:
         """Hand the flow an event (the console's keys and sign-ins come in here)."""
@@ -96,13 +83,14 @@ class WindowNode:
 
     # ------------------------------------------------------------------ running
     async def run(self) -> None:
-        """Open the devices, sync the window from the server, then serve until cancelled; closes what it opened."""
+        """Show the start state, sync the window from the server, then step the flow until cancelled."""
         try:
-            for device in self.devices:
-                await device.open()
             await self._perform(self._first)
-            await self._sync()
-            self._spawn(self.follower.run(), "stream")
+            while True:
+                if await self._sync():
+                    break
+                await asyncio.sleep(SYNC_RETRY_S)
+            self._synced.set()
             if self.pad is not None:
                 self._spawn(self._read_pad(self.pad), "call pad")
             if self.rating_pad is not None:
@@ -114,33 +102,31 @@ class WindowNode:
                     self._on_state(self.state)
                 await self._perform(effects)
         finally:
-            await self.health.close()
             for task in list(self._tasks):
                 task.cancel()
             for task in list(self._tasks):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-            for device in self.devices:
-                await device.close()
 
     def _spawn(self, work: Any, name: str) -> None:
         task = asyncio.get_running_loop().create_task(work, name=f"{self.ctx.node} {name}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _sync(self) -> None:
-        """The window and the log's end as the server has them now (bounded tries; an absent server is said)."""
+    async def _sync(self) -> bool:
+        """The window and the log's end as the server has them now; False while the server cannot say."""
         queues = await self.client.request("GET", "/api/v1/queues")
-        if not isinstance(queues, Unreachable) and queues.ok:
-            self.start_id = int(queues.body.get("last_event_id", 0))
         windows = await self.client.windows()
-        if isinstance(windows, Unreachable) or not windows.ok:
-            log.warning("window %d: could not read the window's state (%s); starting signed out",
-                        self.ctx.window, windows.words())
-            return
+        if isinstance(queues, Unreachable) or isinstance(windows, Unreachable) or not queues.ok or not windows.ok:
+            failed = queues if not queues.ok else windows
+            log.warning("window %d: cannot read the window's state yet (%s); retrying", self.ctx.window,
+                        failed.words())
+            return False
+        self.start_id = int(queues.body.get("last_event_id", 0))
         for view in windows.body.get("windows", ()):
             if view.get("number") == self.ctx.window:
                 self.feed(WindowSynced(view))
+        return True
 
     async def _read_pad(self, pad: CallPad) -> None:
         async for press in pad.events():
@@ -150,7 +136,9 @@ class WindowNode:
         async for rating in rating_pad.events():
             self.feed(RatingGiven(rating.level, rating.seq))
 
-    async def _on_stream(self, event: dict[str, Any]) -> None:
+    async def on_event(self, event: dict[str, Any]) -> None:
+        """One stream event (the runtime's follower, in id order): numbers from history, news after the start."""
+        await self._synced.wait()
         data = event.get("data") or {}
         kind = str(event.get("type", ""))
         if kind == "ticket.issued":
@@ -187,8 +175,8 @@ class WindowNode:
 
     async def _perform_one(self, effect: WindowEffect) -> None:
         if isinstance(effect, Request):
-            if effect.outbox and self.outbox is not None:
-                await self.outbox.put("rating", effect.method, effect.path, effect.body, effect.key)
+            if effect.outbox and self.runtime.outbox is not None:
+                await self.runtime.outbox.put("rating", effect.method, effect.path, effect.body, effect.key)
             else:
                 self._spawn(self._send(effect), f"request {effect.key}")
         elif isinstance(effect, ShowDisplay):
@@ -205,6 +193,10 @@ class WindowNode:
 
     async def _send(self, request: Request) -> None:
         result = await self.client.request(request.method, request.path, request.body, request.key)
+        if isinstance(result, Unreachable):
+            self.runtime.note_unreachable()
+        else:
+            self.runtime.note_answer()
         if not result.ok:
             log.info("window %d: %s %s: %s", self.ctx.window, request.method, request.path, result.words())
         self.feed(as_flow_event(result, request.key))

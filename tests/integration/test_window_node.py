@@ -8,6 +8,7 @@ read from the server's own audit log, so every claim is checked where it is true
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,12 +19,13 @@ import pytest
 
 from config.loader import load_hall
 from devices.bus485.registers import Key, Lamp, RatingMode, WindowState
-from devices.bus485.simulator import BusSimulator, SimRatingPad
+from devices.bus485.simulator import BusSimulator, SimCallPad, SimRatingPad
 from devices.faults import Fault
 from devices.state import DeviceState
-from kiosk.server_client import ServerClient
+from kiosk.node import NodeRuntime
 from kiosk.window_node import WindowNode
 from tests.integration.server_support import ALLDAY_HALL, PIN, ServerProcess, kiosk, manager
+from tests.support.kiosk_rig import FAST
 from tests.support.waiting import until
 
 PAD, DISPLAY, RATING = 1, 2, 3
@@ -39,6 +41,7 @@ def bus_urls(line: str) -> dict[str, str]:
 class Hall:
     server: ServerProcess
     http: aiohttp.ClientSession
+    runtime: NodeRuntime
     node: WindowNode
     sim: BusSimulator
 
@@ -78,22 +81,39 @@ class Hall:
         await until(signed_in, "s001 signed in at window 1 through the pad")
 
 
+@contextlib.asynccontextmanager
+async def window_node(server: ServerProcess, data_dir: Path, line: str = "win-it", rating_timeout_s: int = 60,
+                      ) -> AsyncIterator[tuple[NodeRuntime, WindowNode]]:
+    """The real NodeRuntime of window-1 with its bus devices on the simulated line ``line``."""
+    hall = load_hall(ALLDAY_HALL)
+    node = replace(next(n for n in hall.nodes if n.name == "window-1"), devices=bus_urls(line))
+    made: list[WindowNode] = []
+
+    def behaviour(runtime: NodeRuntime) -> WindowNode:
+        made.append(WindowNode(runtime, rating_timeout_s=rating_timeout_s, key_seed="it"))
+        return made[0]
+
+    runtime = NodeRuntime(hall, node, server=server.url, token="demo-window-1", data_dir=data_dir, settings=FAST,
+                          behaviour=behaviour)
+    task = asyncio.create_task(runtime.run())
+    try:
+        await until(lambda: runtime.started.is_set() or task.done(), "window-1 to start")
+        if task.done():
+            task.result()
+        yield runtime, made[0]
+    finally:
+        runtime.stop()
+        await asyncio.wait_for(task, 30)
+
+
 @pytest.fixture
 async def hall(tmp_path: Path) -> AsyncIterator[Hall]:
     with ServerProcess(tmp_path / "data") as server:
-        async with ServerClient(server.url, "demo-window-1") as client, aiohttp.ClientSession() as http:
-            node = WindowNode(load_hall(ALLDAY_HALL), "window-1", client, devices=bus_urls("win-it"),
-                              key_seed="it", rating_timeout_s=60)
-            task = asyncio.create_task(node.run())
-            try:
-                await until(lambda: all(d.last_status.state is DeviceState.READY for d in node.devices),
-                            "the three bus devices ready")
-                assert node.pad is not None and isinstance(node.pad.simulator, BusSimulator)
-                yield Hall(server, http, node, node.pad.simulator)
-            finally:
-                task.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await task
+        async with aiohttp.ClientSession() as http, window_node(server, tmp_path / "node") as (runtime, node):
+            await until(lambda: all(runtime.devices[d].last_status.state is DeviceState.READY for d in runtime.devices),
+                        "the three bus devices ready")
+            assert node.pad is not None and isinstance(node.pad.simulator, BusSimulator)
+            yield Hall(server, http, runtime, node, node.pad.simulator)
 
 
 async def test_pad_keys_call_on_the_server_show_on_the_display_and_the_rating_arrives(hall: Hall) -> None:
@@ -160,17 +180,20 @@ async def test_the_line_unplugged_and_replugged_gives_one_transition_each_way_an
     await hall.sign_in_on_the_pad()
 
     async def callpad_states() -> list[str]:
+        """The call pad's health as the server logged it; "connected" (the link up, not yet polled) is the
+        runtime's step on the way to ready, neither down nor up."""
         return [e["data"]["state"] for e in await hall.audit("device.state")
-                if e["node"] == "window-1" and e["data"]["device"] == "callpad"]
+                if e["node"] == "window-1" and e["data"]["device"] == "callpad" and e["data"]["state"] != "connected"]
 
     async def reported(states: list[str]) -> bool:
         return await callpad_states() == states
 
     await until(lambda: reported(["ready"]), "the call pad's first report")
     await hall.sim.unplug()
-    await until(lambda: all(d.last_status.state is DeviceState.DISCONNECTED for d in hall.node.devices), "down")
+    devices = list(hall.runtime.devices.values())
+    await until(lambda: all(d.last_status.state is DeviceState.DISCONNECTED for d in devices), "down")
     await hall.sim.replug()
-    await until(lambda: all(d.last_status.state is DeviceState.READY for d in hall.node.devices), "back")
+    await until(lambda: all(d.last_status.state is DeviceState.READY for d in devices), "back")
     await until(lambda: reported(["ready", "disconnected", "ready"]), "one transition down and one up on the server")
 
     ticket = await hall.issue("k-after")
@@ -184,13 +207,15 @@ async def test_the_same_pin_digit_twice_is_two_digits(hall: Hall) -> None:
     hall.press(Key.SIGN_IN, 1)
     hall.press(Key.DIGIT, 1)
     hall.press(Key.DIGIT, 1)
-    await until(lambda: hall.node.state.pin == "11", "both digits typed (never debounced)")
-    assert hall.sim.devices[PAD].line == "s001 密码:**"  # type: ignore[attr-defined]
+    pad = hall.sim.devices[PAD]
+    assert isinstance(pad, SimCallPad)
+    await until(lambda: pad.line == "s001 密码:**", "both digits typed (never debounced) and masked on the pad")
+    assert hall.node.state.pin == "11"
 
 
 async def test_an_invitation_nobody_answers_sends_no_rating(hall: Hall) -> None:
     hall.node.ctx = replace(hall.node.ctx, rating_timeout_s=1)
-    hall.node.state = replace(hall.node.state, ctx=hall.node.ctx)
+    hall.node.state = replace(hall.node.state, ctx=hall.node.ctx)  # what rating_timeout_s=1 would have built
     await hall.sign_in_on_the_pad()
     ticket = await hall.issue("k-silent")
     hall.press(Key.CALL_NEXT)
