@@ -79,9 +79,9 @@ class WindowConsole:
             self._lines.put_nowait(line.decode("utf-8", "replace").strip())
 
     async def _ask(self, prompt: str, *, secret: bool = False) -> str | None:
-        self.out.write(prompt)
-        self.out.flush()
-        with self._no_echo(secret):
+        with self._no_echo(secret):  # before the prompt: whatever is typed after it is not echoed
+            self.out.write(prompt)
+            self.out.flush()
             answer = await self._lines.get()
         if secret:
             self.out.write("\n")
