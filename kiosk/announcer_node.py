@@ -19,7 +19,7 @@ from typing import Any
 from devices.errors import DeviceError
 from devices.speaker.announcer import Announcement, QueuedSpeaker
 from kiosk.node import NodeRuntime
-from kiosk.server_client import Unreachable
+from kiosk.ticket_book import TicketBook
 
 __all__ = ["STALE_AFTER_S", "AnnouncerNode"]
 
@@ -40,8 +40,7 @@ class AnnouncerNode:
             raise ValueError(f"the speaker of node {runtime.node.name!r} is a {type(device).__name__}, not a speaker")
         self.speaker = device if isinstance(device, QueuedSpeaker) else None
         self.stale_after_s = stale_after_s
-        self.tickets: dict[str, tuple[str, bool]] = {}  # ticket id → (number, green channel)
-        self.start_id = 0
+        self.book = TicketBook(runtime.client)
         self.announced: list[Announcement] = []
         self.skipped_stale = 0
         self._synced = asyncio.Event()
@@ -51,11 +50,8 @@ class AnnouncerNode:
         if self.speaker is None:
             log.info("node %s has no speaker; nothing to announce", self.runtime.node.name)
         while True:
-            queues = await self.runtime.client.request("GET", "/api/v1/queues")
-            if not isinstance(queues, Unreachable) and queues.ok:
-                self.start_id = int(queues.body.get("last_event_id", 0))
+            if await self.book.locate():
                 break
-            log.warning("announcer: cannot read where the log stands (%s); retrying", queues.words())
             await asyncio.sleep(SYNC_RETRY_S)
         self._synced.set()
         await asyncio.Event().wait()  # the stream drives everything from here
@@ -64,11 +60,7 @@ class AnnouncerNode:
         """One stream event in id order: numbers from every issue, announcements from new calls and recalls."""
         await self._synced.wait()
         kind, data = str(event.get("type", "")), event.get("data") or {}
-        if kind == "ticket.issued":
-            self.tickets[str(data.get("ticket"))] = (str(data.get("number", "")), data.get("priority") == "green")
-        elif kind == "day.rolled":
-            self.tickets.clear()
-        elif kind in ("ticket.called", "ticket.recalled") and int(event.get("id", 0)) > self.start_id:
+        if self.book.take(event) and kind in ("ticket.called", "ticket.recalled"):
             await self._announce(str(data.get("ticket", "")), int(data.get("window", 0)), float(event.get("at", 0)),
                                  recall=kind == "ticket.recalled")
 
@@ -80,7 +72,7 @@ class AnnouncerNode:
             self.skipped_stale += 1
             log.info("announcer: a call to window %d made %.0f s ago reached the node late; not said", window, age_s)
             return
-        number, green = self.tickets.get(ticket) or await self._ticket(ticket)
+        number, green = await self.book.ticket(ticket)
         if not number:
             log.warning("announcer: the number of a ticket called to window %d is unknown; not said", window)
             return
@@ -89,12 +81,3 @@ class AnnouncerNode:
         except (DeviceError, ValueError) as err:
             log.warning("announcer: %s to window %d not said: %s", number, window, err)
         del self.announced[:-KEPT]
-
-    async def _ticket(self, ticket: str) -> tuple[str, bool]:
-        """A ticket issued before the log this node replayed (a cut log): its public view from the server."""
-        answer = await self.runtime.client.ticket(ticket)
-        if isinstance(answer, Unreachable) or not answer.ok:
-            return "", False
-        found = (str(answer.body.get("number", "")), answer.body.get("priority") == "green")
-        self.tickets[ticket] = found
-        return found

@@ -39,6 +39,7 @@ from kiosk.flows.window_io import (
 )
 from kiosk.node import NodeRuntime
 from kiosk.server_client import Unreachable, as_flow_event
+from kiosk.ticket_book import TicketBook
 
 __all__ = ["WindowNode"]
 
@@ -63,8 +64,7 @@ class WindowNode:
         self.display: WindowDisplay | None = self._device("window_display", WindowDisplay)
         self.rating_pad: RatingPad | None = self._device("rating_pad", RatingPad)
         self.state, self._first = wc.start(self.ctx)
-        self.numbers: dict[str, str] = {}  # ticket id → number, from the stream
-        self.start_id = 0  # stream events up to here are history: they teach numbers, not news
+        self.book = TicketBook(self.client)  # numbers from the stream, and where "now" began
         self._synced = asyncio.Event()
         self._events: asyncio.Queue[WindowEvent] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -115,14 +115,13 @@ class WindowNode:
 
     async def _sync(self) -> bool:
         """The window and the log's end as the server has them now; False while the server cannot say."""
-        queues = await self.client.request("GET", "/api/v1/queues")
-        windows = await self.client.windows()
-        if isinstance(queues, Unreachable) or isinstance(windows, Unreachable) or not queues.ok or not windows.ok:
-            failed = queues if not queues.ok else windows
-            log.warning("window %d: cannot read the window's state yet (%s); retrying", self.ctx.window,
-                        failed.words())
+        if not await self.book.locate():
             return False
-        self.start_id = int(queues.body.get("last_event_id", 0))
+        windows = await self.client.windows()
+        if isinstance(windows, Unreachable) or not windows.ok:
+            log.warning("window %d: cannot read the window's state yet (%s); retrying", self.ctx.window,
+                        windows.words())
+            return False
         for view in windows.body.get("windows", ()):
             if view.get("number") == self.ctx.window:
                 self.feed(WindowSynced(view))
@@ -139,31 +138,14 @@ class WindowNode:
     async def on_event(self, event: dict[str, Any]) -> None:
         """One stream event (the runtime's follower, in id order): numbers from history, news after the start."""
         await self._synced.wait()
-        data = event.get("data") or {}
-        kind = str(event.get("type", ""))
-        if kind == "ticket.issued":
-            self.numbers[str(data.get("ticket"))] = str(data.get("number", ""))
-            return
-        if kind == "day.rolled":
-            self.numbers.clear()
-            return
-        if int(event.get("id", 0)) <= self.start_id or kind not in _WINDOW_NEWS:
+        kind, data = str(event.get("type", "")), event.get("data") or {}
+        if not self.book.take(event) or kind not in _WINDOW_NEWS:
             return
         if data.get("from_window" if kind == "ticket.transferred" else "window") != self.ctx.window:
             return
         ticket = str(data.get("ticket") or "")
-        number = self.numbers.get(ticket, "") if ticket else ""
-        if ticket and not number:
-            number = await self._number_of(ticket)
+        number = (await self.book.ticket(ticket))[0] if ticket else ""
         self.feed(StreamNews(kind, ticket, number, str(data.get("reason") or ""), str(event.get("staff") or "")))
-
-    async def _number_of(self, ticket: str) -> str:
-        """A ticket the stream named before this node saw it issued (another day's log was cut): ask the server."""
-        answer = await self.client.ticket(ticket)
-        if isinstance(answer, Unreachable) or not answer.ok:
-            return ""
-        self.numbers[ticket] = str(answer.body.get("number", ""))
-        return self.numbers[ticket]
 
     # ------------------------------------------------------------------ effects
     async def _perform(self, effects: list[WindowEffect]) -> None:
