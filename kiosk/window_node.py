@@ -24,19 +24,7 @@ from devices.bus485.rating_pad import RatingPad
 from devices.bus485.window_display import WindowDisplay
 from devices.errors import DeviceError
 from kiosk.flows import window_calls as wc
-from kiosk.flows.window_io import (
-    InviteRating,
-    PadKey,
-    RatingGiven,
-    Request,
-    ShowDisplay,
-    ShowPad,
-    StreamNews,
-    ThankRating,
-    WindowEffect,
-    WindowEvent,
-    WindowSynced,
-)
+from kiosk.flows import window_io as wio
 from kiosk.node import NodeRuntime
 from kiosk.server_client import Unreachable, as_flow_event
 from kiosk.ticket_book import TicketBook
@@ -66,7 +54,7 @@ class WindowNode:
         self.state, self._first = wc.start(self.ctx)
         self.book = TicketBook(self.client)  # numbers from the stream, and where "now" began
         self._synced = asyncio.Event()
-        self._events: asyncio.Queue[WindowEvent] = asyncio.Queue()
+        self._events: asyncio.Queue[wio.WindowEvent] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._on_state = on_state
 
@@ -77,7 +65,7 @@ class WindowNode:
                              f"not a {kind.__name__}; check its device= option")
         return device
 
-    def feed(self, event: WindowEvent) -> None:
+    def feed(self, event: wio.WindowEvent) -> None:
         """Hand the flow an event (the console's keys and sign-ins come in here)."""
         self._events.put_nowait(event)
 
@@ -124,16 +112,16 @@ class WindowNode:
             return False
         for view in windows.body.get("windows", ()):
             if view.get("number") == self.ctx.window:
-                self.feed(WindowSynced(view))
+                self.feed(wio.WindowSynced(view))
         return True
 
     async def _read_pad(self, pad: CallPad) -> None:
         async for press in pad.events():
-            self.feed(PadKey(press.key, press.arg, press.seq, press.session))
+            self.feed(wio.PadKey(press.key, press.arg, press.seq, press.session))
 
     async def _read_ratings(self, rating_pad: RatingPad) -> None:
         async for rating in rating_pad.events():
-            self.feed(RatingGiven(rating.level, rating.seq))
+            self.feed(wio.RatingGiven(rating.level, rating.seq))
 
     async def on_event(self, event: dict[str, Any]) -> None:
         """One stream event (the runtime's follower, in id order): numbers from history, news after the start."""
@@ -145,35 +133,35 @@ class WindowNode:
             return
         ticket = str(data.get("ticket") or "")
         number = (await self.book.ticket(ticket))[0] if ticket else ""
-        self.feed(StreamNews(kind, ticket, number, str(data.get("reason") or ""), str(event.get("staff") or "")))
+        self.feed(wio.StreamNews(kind, ticket, number, str(data.get("reason") or ""), str(event.get("staff") or "")))
 
     # ------------------------------------------------------------------ effects
-    async def _perform(self, effects: list[WindowEffect]) -> None:
+    async def _perform(self, effects: list[wio.WindowEffect]) -> None:
         for effect in effects:
             try:
                 await self._perform_one(effect)
             except DeviceError as err:  # the device says why; its health transition is reported on its own
                 log.info("window %d: %s not shown: %s", self.ctx.window, type(effect).__name__, err)
 
-    async def _perform_one(self, effect: WindowEffect) -> None:
-        if isinstance(effect, Request):
+    async def _perform_one(self, effect: wio.WindowEffect) -> None:
+        if isinstance(effect, wio.Request):
             if effect.outbox and self.runtime.outbox is not None:
                 await self.runtime.outbox.put("rating", effect.method, effect.path, effect.body, effect.key)
             else:
                 self._spawn(self._send(effect), f"request {effect.key}")
-        elif isinstance(effect, ShowDisplay):
+        elif isinstance(effect, wio.ShowDisplay):
             if self.display is not None:
                 await self.display.show(effect.number, effect.text, effect.state, mode=effect.mode)
-        elif isinstance(effect, ShowPad):
+        elif isinstance(effect, wio.ShowPad):
             if self.pad is not None:
                 await self.pad.show(effect.line, leds=effect.leds, beeps=effect.beeps)
-        elif isinstance(effect, InviteRating):
+        elif isinstance(effect, wio.InviteRating):
             if self.rating_pad is not None:
                 await self.rating_pad.invite(effect.number, effect.staff, effect.timeout_s)
-        elif isinstance(effect, ThankRating) and self.rating_pad is not None:
+        elif isinstance(effect, wio.ThankRating) and self.rating_pad is not None:
             await self.rating_pad.thank()
 
-    async def _send(self, request: Request) -> None:
+    async def _send(self, request: wio.Request) -> None:
         result = await self.client.request(request.method, request.path, request.body, request.key)
         if isinstance(result, Unreachable):
             self.runtime.note_unreachable()

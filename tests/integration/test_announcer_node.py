@@ -7,48 +7,27 @@ with a library of short tones in place of the espeak-ng voice, so an announcemen
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from config.loader import load_hall
 from devices.speaker.tts import Call, announcement_tokens
 from kiosk.announcer_node import AnnouncerNode
-from kiosk.node import NodeRuntime
-from tests.integration.server_support import ALLDAY_HALL, ServerProcess, kiosk, sign_in, window
+from tests.integration.server_support import ServerProcess, kiosk, sign_in, window
 from tests.integration.test_speaker_queue import write_tone_library
-from tests.support.kiosk_rig import FAST
+from tests.support.node_rig import running_behaviour
 from tests.support.waiting import until
 
 
 @contextlib.asynccontextmanager
 async def announcer(server: ServerProcess, data_dir: Path, speaker_url: str) -> AsyncIterator[AnnouncerNode]:
-    hall = load_hall(ALLDAY_HALL)
-    node = replace(next(n for n in hall.nodes if n.name == "display"), devices={"speaker": speaker_url})
-    made: list[AnnouncerNode] = []
-
-    def behaviour(runtime: NodeRuntime) -> AnnouncerNode:
-        made.append(AnnouncerNode(runtime))
-        return made[0]
-
-    runtime = NodeRuntime(hall, node, server=server.url, token="demo-display", data_dir=data_dir, settings=FAST,
-                          behaviour=behaviour)
-    task = asyncio.create_task(runtime.run())
-    try:
-        await until(lambda: runtime.started.is_set() or task.done(), "the speaker node to start")
-        if task.done():
-            task.result()
-        await until(lambda: made[0]._synced.is_set(), "the announcer to know where the log stands")
-        yield made[0]
-    finally:
-        runtime.stop()
-        await asyncio.wait_for(task, 30)
+    async with running_behaviour(server.url, "display", {"speaker": speaker_url}, data_dir, AnnouncerNode) as (_, node):
+        await until(lambda: node._synced.is_set(), "the announcer to know where the log stands")
+        yield node
 
 
 async def post(http: aiohttp.ClientSession, server: ServerProcess, path: str, headers: dict[str, str],

@@ -7,8 +7,6 @@ read from the server's own audit log, so every claim is checked where it is true
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,15 +15,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from config.loader import load_hall
 from devices.bus485.registers import Key, Lamp, RatingMode, WindowState
 from devices.bus485.simulator import BusSimulator, SimCallPad, SimRatingPad
 from devices.faults import Fault
 from devices.state import DeviceState
 from kiosk.node import NodeRuntime
 from kiosk.window_node import WindowNode
-from tests.integration.server_support import ALLDAY_HALL, PIN, ServerProcess, kiosk, manager
-from tests.support.kiosk_rig import FAST
+from tests.integration.server_support import PIN, ServerProcess, kiosk, manager
+from tests.support.node_rig import running_behaviour
 from tests.support.waiting import until
 
 PAD, DISPLAY, RATING = 1, 2, 3
@@ -81,35 +78,12 @@ class Hall:
         await until(signed_in, "s001 signed in at window 1 through the pad")
 
 
-@contextlib.asynccontextmanager
-async def window_node(server: ServerProcess, data_dir: Path, line: str = "win-it", rating_timeout_s: int = 60,
-                      ) -> AsyncIterator[tuple[NodeRuntime, WindowNode]]:
-    """The real NodeRuntime of window-1 with its bus devices on the simulated line ``line``."""
-    hall = load_hall(ALLDAY_HALL)
-    node = replace(next(n for n in hall.nodes if n.name == "window-1"), devices=bus_urls(line))
-    made: list[WindowNode] = []
-
-    def behaviour(runtime: NodeRuntime) -> WindowNode:
-        made.append(WindowNode(runtime, rating_timeout_s=rating_timeout_s, key_seed="it"))
-        return made[0]
-
-    runtime = NodeRuntime(hall, node, server=server.url, token="demo-window-1", data_dir=data_dir, settings=FAST,
-                          behaviour=behaviour)
-    task = asyncio.create_task(runtime.run())
-    try:
-        await until(lambda: runtime.started.is_set() or task.done(), "window-1 to start")
-        if task.done():
-            task.result()
-        yield runtime, made[0]
-    finally:
-        runtime.stop()
-        await asyncio.wait_for(task, 30)
-
-
 @pytest.fixture
 async def hall(tmp_path: Path) -> AsyncIterator[Hall]:
     with ServerProcess(tmp_path / "data") as server:
-        async with aiohttp.ClientSession() as http, window_node(server, tmp_path / "node") as (runtime, node):
+        async with aiohttp.ClientSession() as http, running_behaviour(
+                server.url, "window-1", bus_urls("win-it"), tmp_path / "node",
+                lambda rt: WindowNode(rt, rating_timeout_s=60, key_seed="it")) as (runtime, node):
             await until(lambda: all(runtime.devices[d].last_status.state is DeviceState.READY for d in runtime.devices),
                         "the three bus devices ready")
             assert node.pad is not None and isinstance(node.pad.simulator, BusSimulator)
