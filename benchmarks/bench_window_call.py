@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +32,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import aiohttp  # noqa: E402
-from bench_server_support import ALLDAY, child, free_port, machine, median, percentile, server_argv  # noqa: E402
+from bench_server_support import child, free_port, machine, median, percentile, server_argv  # noqa: E402
 
-from config.loader import load_hall  # noqa: E402
 from devices.bus485.registers import Key  # noqa: E402
 from devices.bus485.simulator import BusSimulator, SimWindowDisplay  # noqa: E402
 from devices.speaker.clips import ClipLibrary  # noqa: E402
 from kiosk.announcer_node import AnnouncerNode  # noqa: E402
-from kiosk.node import NodeRuntime, NodeSettings  # noqa: E402
+from kiosk.node import NodeSettings  # noqa: E402
 from kiosk.window_node import WindowNode  # noqa: E402
+from tests.support.node_rig import running_behaviour  # noqa: E402
 
 PIN = "123456"
 LINE = "bench?realtime=1&poll=0.1&address="
@@ -54,28 +52,6 @@ async def until(condition: Callable[[], bool], limit_s: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError("the benchmark's condition was not reached in time")
         await asyncio.sleep(0.001)
-
-
-@contextlib.asynccontextmanager
-async def node(url: str, name: str, token: str, data: Path, devices: dict[str, str],
-               make: Callable[[NodeRuntime], Any]) -> AsyncIterator[Any]:
-    hall = load_hall(ALLDAY)
-    config = replace(next(n for n in hall.nodes if n.name == name), devices=devices)
-    made: list[Any] = []
-
-    def behaviour(runtime: NodeRuntime) -> Any:
-        made.append(make(runtime))
-        return made[0]
-
-    runtime = NodeRuntime(hall, config, server=url, token=token, data_dir=data, settings=NodeSettings(),
-                          behaviour=behaviour)
-    task = asyncio.create_task(runtime.run())
-    await until(lambda: runtime.started.is_set() or task.done())
-    try:
-        yield made[0]
-    finally:
-        runtime.stop()
-        await asyncio.wait_for(task, 30)
 
 
 async def post(http: aiohttp.ClientSession, url: str, token: str, key: str, body: dict[str, Any] | None = None,
@@ -95,9 +71,9 @@ async def measure(url: str, runs: int, work: Path) -> dict[str, list[float]]:
     bus = {"callpad": f"sim+modbus+serial://{LINE}1&device=callpad",
            "window_display": f"sim+modbus+serial://{LINE}2&device=window_display"}
     async with aiohttp.ClientSession() as http, \
-            node(url, "window-1", "demo-window-1", work / "w1", bus, WindowNode) as window, \
-            node(url, "display", "demo-display", work / "sp", {"speaker": f"espeak://?clips={clips}&repeat=1"},
-                 AnnouncerNode) as speaker:
+            running_behaviour(url, "window-1", bus, work / "w1", WindowNode, NodeSettings()) as (_, window), \
+            running_behaviour(url, "display", {"speaker": f"espeak://?clips={clips}&repeat=1"}, work / "sp",
+                              AnnouncerNode, NodeSettings()) as (_, speaker):
         assert window.pad is not None and isinstance(window.pad.simulator, BusSimulator)
         sim = window.pad.simulator
         display = sim.devices[2]
