@@ -139,7 +139,7 @@ Result = tuple[WindowCalls, list[WindowEffect]]
 
 
 def start(ctx: WindowContext) -> Result:
-    """The terminal as it starts: signed out until the node syncs it from the server (StreamNews) or staff sign in."""
+    """The terminal as it starts: signed out until the node syncs it from the server (WindowSynced) or staff sign in."""
     return _render(WindowCalls(ctx), [], 0)
 
 
@@ -154,7 +154,9 @@ def step(state: WindowCalls, event: WindowEvent) -> Result:
         state = replace(state, seen=(*state.seen, press)[-SEEN_KEPT:], message="")
         state, effects, beeps = _key(state, event)
     elif isinstance(event, SignInTyped):
-        if state.signed_in:
+        if state.pending is not None:
+            state = replace(state, message="请稍候，正在处理")  # the PIN is not kept for later
+        elif state.signed_in:
             state, beeps = replace(state, message="请先签退"), 2
         else:
             state = replace(state, stage=Stage.PIN, signing_in=event.staff, pin=event.pin, message="")

@@ -551,3 +551,12 @@ def test_the_window_synced_from_the_server_at_start() -> None:
     assert (pad.state.stage, pad.state.staff, pad.display.number) == (wc.Stage.CALLED, "s003", "A005")
     pad.feed(wio.WindowSynced({"staff": "", "paused": False, "current": None}))
     assert pad.state.stage is wc.Stage.SIGNED_OUT
+
+
+def test_a_console_sign_in_while_a_request_is_in_flight_keeps_no_pin() -> None:
+    pad = Pad()
+    pad.press(Key.SIGN_IN, 3)
+    pad.press(Key.DIGIT, 1)
+    pad.press(Key.ENTER)
+    assert not of(pad.feed(wio.SignInTyped("s003", "999999")), wio.Request)
+    assert pad.state.pin == "" and pad.line == "请稍候，正在处理"
