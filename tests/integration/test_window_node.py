@@ -202,3 +202,37 @@ async def test_an_invitation_nobody_answers_sends_no_rating(hall: Hall) -> None:
     assert rating_pad.mode is RatingMode.IDLE
     assert await hall.audit("rating.given") == []
     assert (await hall.ticket(ticket["id"]))["state"] == "finished"
+
+
+async def test_a_rating_given_while_the_server_is_down_arrives_once_when_it_is_back(hall: Hall) -> None:
+    await hall.sign_in_on_the_pad()
+    ticket = await hall.issue("k-down")
+    hall.press(Key.CALL_NEXT)
+    await until(lambda: hall.sim.display(DISPLAY).number == ticket["number"], "called")
+    hall.press(Key.FINISH)
+    rating_pad = hall.sim.devices[RATING]
+    assert isinstance(rating_pad, SimRatingPad)
+    await until(lambda: rating_pad.mode is RatingMode.INVITING, "the rating pad lit")
+
+    hall.server.kill()
+    hall.press(Key.PAUSE, 2)  # a live action with the server away: said on the pad, not queued
+    pad = hall.sim.devices[PAD]
+    assert isinstance(pad, SimCallPad)
+    await until(lambda: pad.line == "服务器无法连接，请重试", "the pad says the server is away", limit_s=60)
+    assert hall.sim.rate(RATING, 2) is not None  # the citizen rates meanwhile: it waits in the outbox
+    outbox = hall.runtime.outbox
+    assert outbox is not None
+
+    async def waiting() -> bool:
+        return any(item.kind == "rating" for item in await outbox.pending())
+
+    await until(waiting, "the rating kept in the outbox")
+    hall.server.start(same_port=True)
+
+    async def delivered() -> bool:
+        return len(await hall.audit("rating.given")) == 1 and not await waiting()
+
+    await until(delivered, "the rating delivered after the restart", limit_s=60)
+    [given] = await hall.audit("rating.given")
+    assert (given["data"]["ticket"], given["data"]["level"]) == (ticket["id"], 2)
+    assert await hall.audit("window.paused") == [], "the press made while the server was away acted later"
