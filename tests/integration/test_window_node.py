@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from devices.bus485.registers import Key, Lamp, RatingMode, WindowState
+from devices.bus485.registers import Key, Lamp, Led, RatingMode, WindowState
 from devices.bus485.simulator import BusSimulator, SimCallPad, SimRatingPad
 from devices.faults import Fault
 from devices.state import DeviceState
@@ -236,3 +236,16 @@ async def test_a_rating_given_while_the_server_is_down_arrives_once_when_it_is_b
     [given] = await hall.audit("rating.given")
     assert (given["data"]["ticket"], given["data"]["level"]) == (ticket["id"], 2)
     assert await hall.audit("window.paused") == [], "the press made while the server was away acted later"
+
+
+async def test_the_yellow_led_lights_while_citizens_wait(hall: Hall) -> None:
+    await hall.sign_in_on_the_pad()
+    pad = hall.sim.devices[PAD]
+    assert isinstance(pad, SimCallPad)
+    assert not pad.leds & Led.YELLOW
+    await hall.issue("k-wait")
+    await until(lambda: bool(pad.leds & Led.YELLOW), "the yellow LED")
+    hall.press(Key.CLEAR)  # clears the sign-in message from the line
+    await until(lambda: pad.line == "s001 等候1人 请叫号", "the count on the pad's line")
+    hall.press(Key.CALL_NEXT)
+    await until(lambda: not pad.leds & Led.YELLOW and bool(pad.leds & Led.GREEN), "nobody left waiting")
