@@ -1,10 +1,11 @@
 """The kiosk role: runs the take-a-ticket flow and performs its effects with the node's real devices.
 
-The flow (kiosk/flows/take_ticket.py) decides; this class only does what an effect asks and feeds the outcome
-back as the flow's next event: the printer's status, the server's answer to a request sent under the flow's
-Idempotency-Key, the print's outcome, card reads from the polling loops, touches from ``inbox`` (the touch UI
-puts Touch events there) and an IdleTimeout when nobody touched the kiosk for the context's idle time. Every
-event goes through one queue and one loop, so the flow sees one thing at a time in the order it happened.
+The flow (kiosk/flows/take_ticket.py, or another flow module with the same initial/step) decides; this class
+only does what an effect asks and feeds the outcome back as the flow's next event: the printer's status, the
+server's answer to a request sent under the flow's Idempotency-Key, the print's outcome, card reads from the
+polling loops, touches from ``inbox`` (the runtime's ``inputs`` queue, where the touch UI puts Touch events) and
+an IdleTimeout when nobody touched the kiosk for the idle time. Every event goes through one queue and one loop,
+so the flow sees one thing at a time, in order.
 
 Printed / print_failed reports go through the node's durable outbox; a rating is sent at once and waits in the
 outbox if the server is away. Screens go to the node's view (the touch UI) as the flow's Show effects.
@@ -21,7 +22,7 @@ import logging
 import secrets
 import zoneinfo
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from config.secrets import holder_secret
 from devices.errors import DeviceError
@@ -59,6 +60,14 @@ log = logging.getLogger(__name__)
 Performer = Callable[[Any], Awaitable[Event | None]]
 
 
+class Flow(Protocol):
+    """A kiosk flow module as kiosk/flows/ writes them: ``initial(ctx)`` and ``step(state, event)``."""
+
+    def initial(self, ctx: KioskContext) -> tuple[Any, list[Effect]]: ...
+
+    def step(self, state: Any, event: Event) -> tuple[Any, list[Effect]]: ...
+
+
 def ticket_layout(paper: TicketPrint, tz: dt.tzinfo, base_url: str) -> TicketLayout:
     """The printer's layout of the flow's TicketPrint; a relative status URL is made absolute with ``base_url``."""
     url = paper.status_url
@@ -75,18 +84,20 @@ def ticket_layout(paper: TicketPrint, tz: dt.tzinfo, base_url: str) -> TicketLay
 class KioskNode:
     """The kiosk behaviour of a NodeRuntime (see kiosk/node.py ROLE_BEHAVIOURS)."""
 
-    def __init__(self, runtime: NodeRuntime, inbox: asyncio.Queue[Event] | None = None) -> None:
+    def __init__(self, runtime: NodeRuntime, inbox: asyncio.Queue[Event] | None = None,
+                 flow: Flow = take_ticket) -> None:
         self.runtime = runtime
         hall = runtime.hall
         self.tz = zoneinfo.ZoneInfo(hall.timezone)
         self.ctx = KioskContext(hall, runtime.node.name, holder_secret(hall), secrets.token_hex(6),
-                                featured=featured_services(hall))
-        self.inbox: asyncio.Queue[Event] = inbox if inbox is not None else asyncio.Queue()
-        self.state, first = take_ticket.initial(self.ctx)
+                                featured=featured_services(hall), idle_reset_s=runtime.settings.idle_reset_s)
+        self.inbox: asyncio.Queue[Event] = inbox if inbox is not None else runtime.inputs
+        self.flow = flow
+        self.state: Any
+        self.state, first = flow.initial(self.ctx)
         self._first = first
         self.numbers: dict[str, str] = {}  # printed number → ticket id, from the stream (for status by number)
         self.extra_effects: dict[type, Performer] = {}
-        self.screens: list[Show] = []  # the last screens shown, newest last (bounded)
         self.id_watch = CardWatch()
         self.ss_watch = CardWatch()
 
@@ -121,7 +132,7 @@ class KioskNode:
         """One event into the flow, then its effects performed; outcomes are fed back before the next input."""
         pending: list[Event] = [event]
         while pending:
-            self.state, effects = take_ticket.step(self.state, pending.pop(0))
+            self.state, effects = self.flow.step(self.state, pending.pop(0))
             pending += await self._perform_all(effects)
 
     async def _perform_all(self, effects: list[Effect]) -> list[Event]:
@@ -143,7 +154,6 @@ class KioskNode:
     async def perform(self, effect: Effect) -> Event | None:
         """Do one effect; the event it gives back to the flow, if any."""
         if isinstance(effect, Show):
-            self.screens = [*self.screens[-49:], effect]
             self.runtime.view.show(effect)
             return None
         if isinstance(effect, Speak):

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
-import time
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from config.model import Hall, Node, NodeRole
 from devices.base import Device
 from devices.registry import open_device
-from devices.state import DeviceStatus
+from devices.state import DeviceState, DeviceStatus
 from kiosk.event_stream import EventFollower
 from kiosk.flows.effects import Show
 from kiosk.flows.words import Words
@@ -42,6 +42,8 @@ ROLE_BEHAVIOURS: dict[NodeRole, str] = {
     NodeRole.WINDOW: "kiosk.window_node:WindowNode",
     NodeRole.DISPLAY: "kiosk.announcer_node:AnnouncerNode",
 }
+
+CONNECTED_SETTLE_S = 2.0  # how long a device's "link up" waits for its first real status before it is sent
 
 SERVER_UNREACHABLE = Words("暂时无法连接排队服务器，正在重试。已办理的记录会自动补发。",
                            "The queue server cannot be reached; retrying. What was done here will be sent "
@@ -92,13 +94,18 @@ class NodeSettings:
     heartbeat_s: float = 15.0  # well under the server's node_silent_seconds (90 by default)
     supervise_s: float = 5.0  # how often every device is asked for its status (and reconnected)
     outbox_retry_s: float = 2.0
+    idle_reset_s: float = 60.0  # a kiosk with nobody touching it this long goes back to its start screen
     policy: RetryPolicy = field(default_factory=RetryPolicy)
 
 
+_RETRYING = re.compile(r";? *retrying in [0-9.]+ s$")
+
+
 def device_report(device: Device, status: DeviceStatus) -> dict[str, Any]:
-    """One device as POST /api/v1/nodes/{node}/health wants it."""
+    """One device as POST /api/v1/nodes/{node}/health wants it (the reason without the driver's retry timer,
+    which is the node's business, not the manager's)."""
     return {"name": device.name, "kind": device.kind, "state": status.state.value,
-            "reason": status.reason[:200], "since": round(status.since, 3)}
+            "reason": _RETRYING.sub("", status.reason)[:200], "since": round(status.since, 3)}
 
 
 class NodeRuntime:
@@ -119,6 +126,8 @@ class NodeRuntime:
         self.reachable: bool | None = None  # None: not known yet
         self.behaviour: Behaviour | None = None
         self._make_behaviour = behaviour
+        #: what people put in: the touch UI puts Touch events here (a window console its keys); the role reads it
+        self.inputs: asyncio.Queue[Any] = asyncio.Queue()
         self._reports: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._stopping = asyncio.Event()
         self.started = asyncio.Event()  # devices open, outbox open, tasks running
@@ -208,9 +217,22 @@ class NodeRuntime:
         self._reports.put_nowait(device_report(device, status))
 
     async def _send_reports(self) -> None:
-        """Every transition becomes one outbox item, in the order the devices reported them."""
+        """Every transition becomes one outbox item, in the order the devices reported them.
+
+        "connected" (link up, readiness not yet asked) is held for ``CONNECTED_SETTLE_S``: when the same device
+        says how it is within that time (ready, fault …) only that is sent, so an unplug and replug is one
+        transition down and one back, not two back."""
+        pending: dict[str, Any] | None = None
         while True:
-            report = await self._reports.get()
+            if pending is None:
+                report = await self._reports.get()
+            else:
+                report, pending = pending, None
+            if report["state"] == DeviceState.CONNECTED.value:
+                with contextlib.suppress(TimeoutError):
+                    pending = await asyncio.wait_for(self._reports.get(), CONNECTED_SETTLE_S)
+                if pending is not None and pending["name"] == report["name"]:
+                    continue  # superseded by what the device said next
             await self._outbox().put("health", "POST", f"/api/v1/nodes/{self.node.name}/health",
                                      {"devices": [report]}, new_key(f"{self.node.name}-h-"))
 
@@ -228,7 +250,7 @@ class NodeRuntime:
     # ------------------------------------------------------------------ server
     async def _heartbeats(self) -> None:
         while True:
-            result = await self.client.heartbeat(self.node.name, [], key=new_key(f"{self.node.name}-hb-"))
+            result = await self.client.heartbeat(self.node.name)
             self._set_reachable(isinstance(result, Answer))
             if isinstance(result, Answer) and not result.ok:
                 log.error("node %s: the server refused the heartbeat: %s", self.node.name, result.words())
@@ -256,7 +278,3 @@ class NodeRuntime:
 
     def note_answer(self) -> None:
         self._set_reachable(True)
-
-    @staticmethod
-    def now() -> float:
-        return time.time()

@@ -4,7 +4,8 @@ Printed confirmations, print failures, ratings and device-health transitions are
 file in the node's data directory *before* the first try, each with the Idempotency-Key it will always be
 sent with, and delivered strictly in the order they were put: the head blocks the rest while the server is
 unreachable, so the server sees "printed" after "issued" and a device's "down" before its "back". An item
-leaves the file only when the server answered it (a success, or a refusal, which no retry would change), so
+leaves the file only when the server answered it (a success, or a refusal of the item, which no retry would
+change; a refused *token* keeps everything, since the fault is the node's credentials, not the item), so
 a node restart resends what was pending and the server's idempotency memory makes a resend harmless:
 nothing is lost and nothing is done twice.
 
@@ -158,6 +159,11 @@ class Outbox:
                 if isinstance(result, Unreachable):
                     await self._run(self._note_failure, item.seq, result.reason)
                     log.info("outbox: %d waiting; the server is unreachable (%s)", await self.count(), result.reason)
+                    return False
+                if result.status == 401:  # our token, not the item, is wrong: keep everything until it is fixed
+                    await self._run(self._note_failure, item.seq, result.words())
+                    log.error("outbox: the server does not accept this node's token (%s); %d items kept",
+                              result.words(), await self.count())
                     return False
                 self._answered(item, result)
                 await self._run(self._remove, item.seq)

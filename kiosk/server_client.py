@@ -72,10 +72,8 @@ class Answer:
 
     @property
     def error(self) -> Mapping[str, Any]:
-        if self.ok:
-            return {}
-        err = self.body.get("error")
-        return err if isinstance(err, Mapping) else {"code": f"http_{self.status}"}
+        """The refusal's {code, message_zh, message_en}, read the one way the flows read it."""
+        return ServerAnswer(self.key or "", self.status, self.body).error
 
     @property
     def code(self) -> str:
@@ -150,11 +148,14 @@ class ServerClient:
 
     # ------------------------------------------------------------------ the primitive
     async def request(self, method: str, path: str, body: Mapping[str, Any] | None = None, key: str | None = None,
-                      *, policy: RetryPolicy | None = None) -> Result:
-        """Send one request (retrying only where retrying is safe) and say what came of it."""
+                      *, policy: RetryPolicy | None = None, repeatable: bool = False) -> Result:
+        """Send one request (retrying only where retrying is safe) and say what came of it.
+
+        ``repeatable`` marks a POST that may be sent twice as it is (a heartbeat): it goes without a key, so the
+        server keeps no idempotency record for it."""
         policy = policy or self.policy
         method = method.upper()
-        if method in _MUTATING and key is None:
+        if method in _MUTATING and key is None and not repeatable:
             key = new_key()
         headers = {"Idempotency-Key": key} if key is not None else {}
         last = "no try was made"
@@ -264,10 +265,13 @@ class ServerClient:
 
     # ------------------------------------------------------------------ nodes
     async def node_health(self, node: str, devices: Sequence[Mapping[str, Any]], key: str | None = None) -> Result:
-        """POST /api/v1/nodes/{node}/health: the heartbeat, carrying every device's state (transitions are logged)."""
+        """POST /api/v1/nodes/{node}/health with device states (the server logs their transitions)."""
         return await self.request("POST", f"/api/v1/nodes/{node}/health", {"devices": list(devices)}, key)
 
-    heartbeat = node_health
+    async def heartbeat(self, node: str) -> Result:
+        """The node is alive: POST /api/v1/nodes/{node}/health with no devices, which changes nothing but "last
+        seen", so it is sent without an Idempotency-Key (no record kept on the server per beat)."""
+        return await self.request("POST", f"/api/v1/nodes/{node}/health", {"devices": []}, repeatable=True)
 
     # ------------------------------------------------------------------ the event stream
     async def follow_events(self, after: int, on_event: Callable[[dict[str, Any]], Awaitable[None] | None],

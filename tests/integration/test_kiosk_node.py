@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ from devices.faults import Fault
 from devices.idcard.record import mask_name
 from kiosk.flows.effects import Screen
 from kiosk.flows.events import Button, Touch
+from kiosk.flows.printing import Phase
 from tests.integration.server_support import ServerProcess, manager
-from tests.support.kiosk_rig import Kiosk, card_holder, kiosk_hall, running_node
+from tests.support.kiosk_rig import FAST, Kiosk, card_holder, running_node
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.slow
@@ -27,15 +29,6 @@ pytestmark = pytest.mark.slow
 SERVICE = "A01"
 
 
-@pytest.fixture
-def hall_file(tmp_path: Path) -> Path:
-    return kiosk_hall(tmp_path)
-
-
-@pytest.fixture
-def server(tmp_path: Path, hall_file: Path) -> Any:
-    with ServerProcess(tmp_path / "data", config=hall_file) as proc:
-        yield proc
 
 
 @pytest.fixture
@@ -59,6 +52,11 @@ async def _printed_events(session: aiohttp.ClientSession, server: ServerProcess,
     return [e for e in history["events"] if e["type"] == "ticket.printed"]
 
 
+def _printing(kiosk: Kiosk) -> bool:
+    job = kiosk.behaviour.state.job
+    return job is not None and job.phase is Phase.PRINTING
+
+
 async def _take_ticket(kiosk: Kiosk, card: int = 0) -> int:
     """Tap ``card``, wait for the start screen with the masked holder, touch the service; the screen mark."""
     mark = await kiosk.tap(card)
@@ -79,9 +77,11 @@ async def test_a_tap_prints_the_servers_number_with_the_masked_name_and_a_second
         paper = kiosk.printer.tickets[-1]
         assert shown.number in paper.text and mask_name(holder.name) in paper.text
         assert paper.qr_data == [f"{server.url}/api/v1/tickets/{tickets[0]['id']}"]
-        await until(lambda: kiosk.runtime.outbox is not None and kiosk.runtime.outbox.delivered >= 1,
-                    "the printed confirmation to be delivered")
-        assert [e["data"]["ok"] for e in await _printed_events(session, server, tickets[0]["id"])] == [True]
+
+        async def confirmed() -> bool:
+            return [e["data"]["ok"] for e in await _printed_events(session, server, tickets[0]["id"])] == [True]
+
+        await until(confirmed, "the printed confirmation to reach the server")
 
         mark = await kiosk.touch(Touch(Button.DONE))
         await kiosk.view.wait_for(Screen.START, mark)
@@ -148,13 +148,8 @@ async def test_the_server_killed_while_printing_gets_the_confirmation_once_after
         tmp_path: Path, hall_file: Path, server: ServerProcess, session: aiohttp.ClientSession) -> None:
     async with running_node(hall_file, "kiosk-1", server.url, tmp_path / "node") as kiosk:
         kiosk.printer.inject(Fault.SLOW)  # status answers come late: the print takes a moment
-
-        def printing() -> bool:
-            job = kiosk.behaviour.state.job
-            return job is not None and job.phase.value == "printing"
-
         mark = await _take_ticket(kiosk)
-        await until(printing, "the kiosk to start printing")
+        await until(lambda: _printing(kiosk), "the kiosk to start printing")
         server.kill()
         shown = await kiosk.view.wait_for(Screen.NUMBER, mark)
         outbox = kiosk.runtime.outbox
@@ -172,3 +167,108 @@ async def test_the_server_killed_while_printing_gets_the_confirmation_once_after
     tickets = await _tickets(session, server)
     assert [t["number"] for t in tickets] == [shown.number]
     assert [e["data"]["ok"] for e in await _printed_events(session, server, tickets[0]["id"])] == [True]
+
+
+async def test_a_printer_fault_and_an_unplug_reach_the_server_once_down_and_once_back(
+        tmp_path: Path, hall_file: Path, server: ServerProcess, session: aiohttp.ClientSession) -> None:
+    def printer_states(events: list[Any]) -> list[str]:
+        return [e["data"]["state"] for e in events
+                if e["type"] == "device.state" and e["data"]["device"] == "ticket_printer"]
+
+    async def log_now() -> list[Any]:
+        from tests.integration.server_support import read_log
+
+        return await read_log(session, server)
+
+    async with running_node(hall_file, "kiosk-1", server.url, tmp_path / "node") as kiosk:
+        async def settled() -> bool:
+            return printer_states(await log_now())[-1:] == ["ready"]
+
+        await until(settled, "the printer's first report")
+        before = len(printer_states(await log_now()))
+        kiosk.printer.inject(Fault.PAPER_OUT)
+
+        async def down() -> bool:
+            return printer_states(await log_now())[before:] == ["fault"]
+
+        await until(down, "the paper-out fault to reach the server")
+        kiosk.printer.clear(Fault.PAPER_OUT)
+
+        async def back() -> bool:
+            return printer_states(await log_now())[before:] == ["fault", "ready"]
+
+        await until(back, "the printer to be reported back")
+        await kiosk.printer.unplug()
+
+        async def unplugged() -> bool:
+            return printer_states(await log_now())[before:] == ["fault", "ready", "disconnected"]
+
+        await until(unplugged, "the unplugged printer to be reported")
+        await kiosk.printer.replug()
+
+        async def replugged() -> bool:
+            return printer_states(await log_now())[before:] == ["fault", "ready", "disconnected", "ready"]
+
+        await until(replugged, "the replugged printer to be reported back once")
+        nodes = {n["node"]: n for n in (await _get(session, server, "/api/v1/nodes"))["nodes"]}
+        assert {d["device"]: d["state"] for d in nodes["kiosk-1"]["devices"]}["ticket_printer"] == "ready"
+
+
+async def test_what_a_stopped_node_could_not_send_is_sent_when_it_starts_again(
+        tmp_path: Path, hall_file: Path, server: ServerProcess, session: aiohttp.ClientSession) -> None:
+    holder = card_holder(0)
+    async with running_node(hall_file, "kiosk-1", server.url, tmp_path / "node") as kiosk:
+        kiosk.printer.inject(Fault.SLOW)
+        mark = await _take_ticket(kiosk)
+        await until(lambda: _printing(kiosk), "the kiosk to start printing")
+        server.kill()
+        shown = await kiosk.view.wait_for(Screen.NUMBER, mark)
+        outbox = kiosk.runtime.outbox
+        assert outbox is not None and "printed" in [i.kind for i in await outbox.pending()]
+    stored = (tmp_path / "node" / "kiosk-1" / "outbox.sqlite3").read_bytes()
+    assert holder.id_number.encode() not in stored and holder.name.encode("utf-8") not in stored
+    server.start(same_port=True)
+    async with running_node(hall_file, "kiosk-1", server.url, tmp_path / "node") as again:
+        box = again.runtime.outbox
+        assert box is not None
+
+        async def empty() -> bool:
+            return await box.count() == 0
+
+        await until(empty, "the restarted node to deliver what was kept")
+        health = await _get(session, server, "/api/v1/health")
+        await until(lambda: again.runtime.follower.last_id >= health["last_event_id"], "the stream to catch up")
+        assert again.runtime.follower.gaps == 0
+        assert shown.number in again.behaviour.numbers  # learnt from the replayed stream
+    tickets = await _tickets(session, server)
+    assert [t["number"] for t in tickets] == [shown.number]
+    assert [e["data"]["ok"] for e in await _printed_events(session, server, tickets[0]["id"])] == [True]
+
+
+async def test_an_unreachable_server_prints_nothing_and_retry_uses_the_same_request(
+        tmp_path: Path, hall_file: Path, server: ServerProcess, session: aiohttp.ClientSession) -> None:
+    async with running_node(hall_file, "kiosk-1", server.url, tmp_path / "node") as kiosk:
+        server.kill()
+        mark = await _take_ticket(kiosk)
+        away = await kiosk.view.wait_for(Screen.UNREACHABLE, mark)
+        assert "无法连接" in away.words.zh and kiosk.printer.tickets == []  # no number the server did not give
+        job = kiosk.behaviour.state.job
+        assert job is not None
+        server.start(same_port=True)
+        mark = await kiosk.touch(Touch(Button.RETRY))
+        shown = await kiosk.view.wait_for(Screen.NUMBER, mark)
+        again = kiosk.behaviour.state.job
+        assert again is not None and again.key == job.key  # the retry is the same request
+        assert shown.number in kiosk.printer.tickets[-1].text
+    assert [t["number"] for t in await _tickets(session, server)] == [shown.number]
+
+
+async def test_idle_reset_wipes_the_holder_and_returns_to_the_start(
+        tmp_path: Path, hall_file: Path, server: ServerProcess) -> None:
+    settings = replace(FAST, idle_reset_s=0.5)
+    async with running_node(hall_file, "kiosk-1", server.url, tmp_path / "node", settings) as kiosk:
+        mark = await kiosk.tap(0)
+        await kiosk.view.wait_for(Screen.START, mark, match=lambda s: bool(s.holder_masked))
+        mark = len(kiosk.view.shown)
+        reset = await kiosk.view.wait_for(Screen.START, mark, what="the idle reset")
+        assert not reset.holder_masked and kiosk.behaviour.state.holder is None

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from tests.integration.server_support import PYTHON, REPO, ServerProcess, free_port, manager
-from tests.support.kiosk_rig import kiosk_hall
 
 pytestmark = pytest.mark.slow
 RUN_TIMEOUT_S = 60.0
@@ -25,15 +24,6 @@ def _node(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
                           timeout=RUN_TIMEOUT_S, env={**os.environ, **(env or {})})
 
 
-@pytest.fixture
-def hall_file(tmp_path: Path) -> Path:
-    return kiosk_hall(tmp_path)
-
-
-@pytest.fixture
-def server(tmp_path: Path, hall_file: Path) -> Any:
-    with ServerProcess(tmp_path / "data", config=hall_file) as proc:
-        yield proc
 
 
 def test_check_says_every_device_and_the_server_in_words(hall_file: Path, server: ServerProcess) -> None:

@@ -84,3 +84,49 @@ async def test_the_follower_catches_up_after_a_cut_without_gaps_or_duplicates(se
             await asyncio.gather(task, return_exceptions=True)
     assert seen == list(range(seen[0], last_id + 1)) and seen[0] == 1  # every id once, in order
     assert links[:3] == [True, False, True] and follower.connects >= 2
+
+
+async def test_a_data_reset_closes_4009_and_the_follower_starts_again_from_scratch(
+        tmp_path: Path, server: ServerProcess) -> None:
+    seen: list[int] = []
+    resets: list[bool] = []
+    async with ServerClient(server.url, "demo-kiosk-1", policy=FAST) as client:
+        for n in range(3):
+            assert isinstance(await client.issue_ticket({"service": "A01"}, key=f"old{n}"), Answer)
+        follower = EventFollower(client, lambda event: seen.append(int(event["id"])),
+                                 on_reset=lambda: resets.append(True), backoff_first_s=0.05, backoff_cap_s=0.2)
+        task = asyncio.create_task(follower.run())
+        fresh = ServerProcess(tmp_path / "fresh-data", config=server.config)
+        try:
+            await until(lambda: len(seen) >= 3, "the old log")
+            old_last = follower.last_id
+            server.stop()
+            fresh.port = server.port
+            fresh.start(same_port=True)
+            assert isinstance(await client.issue_ticket({"service": "A01"}, key="new0"), Answer)
+            await until(lambda: bool(resets) and follower.last_id >= 1 and len(seen) > old_last,
+                        "the follower to start over on the new log")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            fresh.stop()
+    assert seen[:old_last] == list(range(1, old_last + 1))
+    assert seen[old_last:] == list(range(1, follower.last_id + 1))  # the new log from its start, once
+
+
+async def test_follow_events_on_the_client_delivers_from_after(server: ServerProcess) -> None:
+    got: list[int] = []
+
+    async def on_event(event: dict[str, Any]) -> None:
+        got.append(int(event["id"]))
+
+    async with ServerClient(server.url, "demo-kiosk-1", policy=FAST) as client:
+        for n in range(3):
+            assert isinstance(await client.issue_ticket({"service": "A01"}, key=f"f{n}"), Answer)
+        task = asyncio.create_task(client.follow_events(1, on_event))
+        try:
+            await until(lambda: len(got) >= 2, "the events after id 1")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert got[:2] == [2, 3]

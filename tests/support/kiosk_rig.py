@@ -18,6 +18,7 @@ from config.loader import load_hall
 from devices.idcard.cards import deck
 from devices.idcard.record import IdCardRecord, parse_text_block
 from devices.idcard.simulator import IdCardSimulator
+from devices.smartcard.virtual_card import VirtualCardSimulator
 from devices.ticket_printer.simulator import PrinterSimulator
 from kiosk.flows.effects import Screen, Show
 from kiosk.flows.words import Words
@@ -28,17 +29,20 @@ from tests.integration.server_support import ALLDAY_HALL
 from tests.support.waiting import until
 
 KIOSK_DEVICES = '[nodes.devices]\nidcard = "sim+sam+tcp://?realtime=0"\nticket_printer = "sim+escpos+tcp://"\n'
+SMARTCARD_DEVICE = 'smartcard = "sim+pcsc://?deck=open"\n'
 FAST = NodeSettings(heartbeat_s=0.5, supervise_s=0.5, outbox_retry_s=0.1,
                     policy=RetryPolicy(attempts=3, first_delay_s=0.05, max_delay_s=0.2, timeout_s=10.0))
 
 
-def kiosk_hall(directory: Path, kiosks: tuple[str, ...] = ("kiosk-1", "kiosk-2")) -> Path:
-    """The all-day hall with an ID-card reader and a ticket printer (simulated) on each of ``kiosks``."""
+def kiosk_hall(directory: Path, kiosks: tuple[str, ...] = ("kiosk-1", "kiosk-2"), *, smartcard: bool = False) -> Path:
+    """The all-day hall with an ID-card reader and a ticket printer (simulated) on each of ``kiosks``, and with
+    ``smartcard`` a social-security card reader (PC/SC, needs the private pcscd) on the first."""
     text = ALLDAY_HALL.read_text(encoding="utf-8")
-    for name in kiosks:
+    for i, name in enumerate(kiosks):
         head = f'name = "{name}"\nrole = "kiosk"\ntoken = "demo-{name}"\n'
         assert text.count(head) == 1, f"the test hall no longer has node {name} as expected"
-        text = text.replace(head, head + KIOSK_DEVICES)
+        extra = SMARTCARD_DEVICE if smartcard and i == 0 else ""
+        text = text.replace(head, head + KIOSK_DEVICES + extra)
     path = directory / "kiosk_hall.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -94,6 +98,12 @@ class Kiosk:
     def reader(self) -> IdCardSimulator:
         device = self.runtime.device("idcard")
         assert device is not None and isinstance(device.simulator, IdCardSimulator)
+        return device.simulator
+
+    @property
+    def card_slot(self) -> VirtualCardSimulator:
+        device = self.runtime.device("smartcard")
+        assert device is not None and isinstance(device.simulator, VirtualCardSimulator)
         return device.simulator
 
     @property

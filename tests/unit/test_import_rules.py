@@ -43,3 +43,13 @@ def test_the_engine_is_pure(path: Path) -> None:
             or name.startswith("queue_server.engine")
         assert ok, f"{path.relative_to(ROOT)} imports {name}"
         assert top not in {"asyncio", "sqlite3", "socket", "threading", "time"}, f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize("path", [p for p in _modules("kiosk") if p.name != "cli.py"],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_kiosk_talks_to_the_server_only_over_the_wire(path: Path) -> None:
+    """Nodes reach the server over HTTP/WebSocket only, and never draw with the screens' code (only the
+    top-level CLI, kiosk/cli.py, imports every room)."""
+    for name in _imports(path):
+        top = name.split(".")[0]
+        assert top not in {"queue_server", "screens"}, f"{path.relative_to(ROOT)} imports {name}"

@@ -103,6 +103,15 @@ async def test_a_mutating_request_without_key_gets_one_and_keeps_it(flaky: tuple
     assert keys == {result.key} and len(plan.seen) == 2
 
 
+async def test_a_heartbeat_is_repeatable_and_carries_no_key(flaky: tuple[str, Flaky]) -> None:
+    url, plan = flaky
+    plan.fail = 1
+    async with ServerClient(url, "tok", policy=FAST) as client:
+        result = await client.heartbeat("kiosk-1")
+    assert isinstance(result, Answer) and result.ok and result.key is None
+    assert [(path, key) for path, key, _ in plan.seen] == [("/api/v1/nodes/kiosk-1/health", None)] * 2
+
+
 async def test_reads_carry_no_key(flaky: tuple[str, Flaky]) -> None:
     url, plan = flaky
     async with ServerClient(url, "tok", policy=FAST) as client:
