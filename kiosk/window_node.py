@@ -55,7 +55,7 @@ class WindowNode:
         self.state, self._first = wc.start(self.ctx)
         self.book = TicketBook(self.client)  # numbers from the stream, and where "now" began
         self._synced = asyncio.Event()
-        self._events: asyncio.Queue[wio.WindowEvent] = asyncio.Queue()
+        self._events: asyncio.Queue[wio.WindowEvent] = runtime.inputs  # the console feeds it too
         self._tasks: set[asyncio.Task[Any]] = set()
         self._on_state = on_state
 
@@ -67,7 +67,7 @@ class WindowNode:
         return device
 
     def feed(self, event: wio.WindowEvent) -> None:
-        """Hand the flow an event (the console's keys and sign-ins come in here)."""
+        """Hand the flow an event (as the console does, through the runtime's ``inputs``)."""
         self._events.put_nowait(event)
 
     # ------------------------------------------------------------------ running
