@@ -65,6 +65,20 @@ class Hall:
     def press(self, key: Key, arg: int = 0) -> int:
         return self.sim.press(PAD, key, arg)
 
+    @property
+    def rating_pad(self) -> SimRatingPad:
+        pad = self.sim.devices[RATING]
+        assert isinstance(pad, SimRatingPad)
+        return pad
+
+    async def call_and_finish(self, key: str) -> dict[str, Any]:
+        """A ticket issued, called on the pad (its number on the display) and finished on the pad."""
+        ticket = await self.issue(key)
+        self.press(Key.CALL_NEXT)
+        await until(lambda: self.sim.display(DISPLAY).number == ticket["number"], "called")
+        self.press(Key.FINISH)
+        return ticket
+
     async def sign_in_on_the_pad(self) -> None:
         self.press(Key.SIGN_IN, 1)
         for digit in PIN:
@@ -190,12 +204,8 @@ async def test_an_invitation_nobody_answers_sends_no_rating(hall: Hall) -> None:
     hall.node.ctx = replace(hall.node.ctx, rating_timeout_s=1)
     hall.node.state = replace(hall.node.state, ctx=hall.node.ctx)  # what rating_timeout_s=1 would have built
     await hall.sign_in_on_the_pad()
-    ticket = await hall.issue("k-silent")
-    hall.press(Key.CALL_NEXT)
-    await until(lambda: hall.sim.display(DISPLAY).number == ticket["number"], "called")
-    hall.press(Key.FINISH)
-    rating_pad = hall.sim.devices[RATING]
-    assert isinstance(rating_pad, SimRatingPad)
+    ticket = await hall.call_and_finish("k-silent")
+    rating_pad = hall.rating_pad
     await until(lambda: rating_pad.invitation == (ticket["number"], "s001", 1), "the invitation written to the pad")
     await until(lambda: hall.node.state.invited is None, "the pad's timeout reached the node")
     assert rating_pad.mode is RatingMode.IDLE
@@ -205,12 +215,8 @@ async def test_an_invitation_nobody_answers_sends_no_rating(hall: Hall) -> None:
 
 async def test_a_rating_given_while_the_server_is_down_arrives_once_when_it_is_back(hall: Hall) -> None:
     await hall.sign_in_on_the_pad()
-    ticket = await hall.issue("k-down")
-    hall.press(Key.CALL_NEXT)
-    await until(lambda: hall.sim.display(DISPLAY).number == ticket["number"], "called")
-    hall.press(Key.FINISH)
-    rating_pad = hall.sim.devices[RATING]
-    assert isinstance(rating_pad, SimRatingPad)
+    ticket = await hall.call_and_finish("k-down")
+    rating_pad = hall.rating_pad
     await until(lambda: rating_pad.mode is RatingMode.INVITING, "the rating pad lit")
 
     hall.server.kill()
