@@ -117,6 +117,15 @@ PLANS: dict[Screen, Plan] = {
     Screen.GUIDE: Plan(Words("所需材料", "What to bring")),
     Screen.STATUS_ENTRY: Plan(Words("查询号码", "Find my number"), number_label=Words("号码", "Number")),
     Screen.STATUS: Plan(Words("号码状态", "Ticket status"), number_label=Words("号码", "Number")),
+    Screen.CERTIFICATE_CARD: Plan(Words("自助证照打印", "Print my certificates"),
+                                  Words("请将身份证放在读卡区，打印您本人的证明。",
+                                        "Place your ID card on the reader to print your own certificates."),
+                                  card_hint=True),
+    Screen.DOCUMENTS: Plan(Words("选择证明", "Choose a certificate"),
+                           Words("请选择要打印的证明。", "Choose the certificate to print.")),
+    Screen.CERTIFICATE_DONE: Plan(Words("打印完成", "Printed"),
+                                  Words("证明已打印，请从下方出纸口取走。",
+                                        "Your certificate is printed; please take it.")),
 }
 
 
@@ -148,6 +157,8 @@ class Names:
             return LEVEL_LABELS.get(touch.value, Words(touch.value, ""))
         if touch.button in (Button.DIGIT, Button.LETTER):
             return Words(touch.value, "")
+        if touch.button is Button.DOCUMENT:  # a flow names its documents in Show.labels; this is the fallback
+            return Words("证明", f"Certificate {touch.value}")
         return LABELS.get(touch.button, Words(touch.button.value, ""))
 
 
@@ -283,7 +294,7 @@ def kiosk_view(show: Show, names: Names, size: tuple[int, int], *, dpi: float = 
         text = show.number or "—"
         number = NumberBlock(nb, text, label, s(300) if not keys else s(160),
                              theme.ACCENT if show.number else SOFT)
-    targets = tuple(_target(box, touch, step, names, keys, s, pressed) for box, touch, step in placed)
+    targets = tuple(_target(box, touch, step, show, names, keys, s, pressed) for box, touch, step in placed)
     heading_blocks = tuple(TextBlock(box, w.zh, w.en, s(42), s(28), SOFT) for box, w in headings)
     qr = regions.picture if show.qr else None
     hint = TextBlock(regions.picture, CARD_HINT.zh, CARD_HINT.en, s(44), s(30), theme.TEXT, theme.PANEL,
@@ -317,11 +328,12 @@ def _groups(screen: Screen, grid: Sequence[Touch], keys: Sequence[Touch],
         return out
     if not grid:
         return []
-    one_column = screen in (Screen.RATING, Screen.GREEN_OFFER, Screen.REPRINT_OFFER) or len(grid) <= 3
+    one_column = screen in (Screen.RATING, Screen.GREEN_OFFER, Screen.REPRINT_OFFER, Screen.DOCUMENTS) \
+        or len(grid) <= 3
     return [(None, list(grid), 1 if one_column else 2)]
 
 
-def _target(box: Box, touch: Touch | None, step: int, names: Names, keys: Sequence[Touch],
+def _target(box: Box, touch: Touch | None, step: int, show: Show, names: Names, keys: Sequence[Touch],
             s: Any, pressed: Touch | None) -> Target:
     if touch is None:
         label = PAGE_NEXT if step > 0 else PAGE_PREVIOUS
@@ -335,5 +347,7 @@ def _target(box: Box, touch: Touch | None, step: int, names: Names, keys: Sequen
     else:
         style = Style.CHOICE
     big = touch.button in (Button.DIGIT, Button.LETTER)
-    return Target(box, touch, names.label(touch), style, s(72) if big else s(50), s(30),
+    label = show.label_of(touch)
+    return Target(box, touch, label if label != NO_WORDS else names.label(touch), style,
+                  s(72) if big else s(50), s(30),
                   pressed=pressed == touch)

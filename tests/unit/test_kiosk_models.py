@@ -182,3 +182,19 @@ def test_a_pressed_target_is_lit_and_only_that_one() -> None:
     view = kiosk_view(show, NAMES, (1080, 1920), pressed=Touch(Button.DIGIT, "7"))
     assert [t.touch for t in view.targets if t.pressed] == [Touch(Button.DIGIT, "7")]
     assert hit(view, (-5, -5)) is None
+
+
+def test_documents_are_labelled_from_the_show_not_from_the_flow_state() -> None:
+    show = next(s for _, s in SHOWS if s.screen is Screen.DOCUMENTS and len(s.choices) > 1)
+    view = kiosk_view(show, NAMES, (1080, 1920))
+    labels = {t.touch.value: t.label for t in view.targets if t.touch is not None
+              and t.touch.button is Button.DOCUMENT}
+    assert labels["sb-1"] == Words("参保证明（2026年11月20日）", "Social insurance certificate, issued 2026-11-20")
+    assert labels["bdc-1"].zh.startswith("不动产登记信息") and labels["bdc-1"].en.startswith("Certificate")
+    done = next(t for t in view.targets if t.touch == Touch(Button.DONE))
+    assert done.label == Words("结束", "Finish")  # NO_WORDS in labels: the UI's own label
+
+
+def test_a_show_refuses_labels_that_do_not_match_its_choices() -> None:
+    with pytest.raises(ValueError, match="1 labels for 2 choices"):
+        Show(Screen.DOCUMENTS, choices=(Touch(Button.DOCUMENT, "a"), Touch(Button.DONE)), labels=(Words("a", "a"),))
