@@ -70,7 +70,12 @@ LABELS: dict[Button, Words] = {
     Button.RETRY: Words("重试", "Try again"), Button.NORMAL_TICKET: Words("改取普通号", "Take a normal ticket"),
     Button.DELETE: Words("删除", "Delete"), Button.SUBMIT: Words("确定", "OK"), Button.SKIP: Words("跳过", "Skip"),
     Button.STATUS: Words("查询我的号码", "Where is my number?"),
+    Button.CHECK_IN: Words("预约签到", "Appointment check-in"),
+    Button.CERTIFICATES: Words("自助证照打印", "Print my certificates"),
+    Button.GUIDE: Words("办事指南", "Service guide"),
 }
+#: the home screen's entries into the other flows: their own section of the start screen
+_ENTRIES = (Button.CHECK_IN, Button.CERTIFICATES, Button.GUIDE, Button.STATUS)
 #: 好差评's five levels, as the rating pad and the web page word them
 LEVEL_LABELS: dict[str, Words] = {"5": Words("非常满意", "Very satisfied"), "4": Words("满意", "Satisfied"),
                                   "3": Words("基本满意", "Fairly satisfied"), "2": Words("不满意", "Dissatisfied"),
@@ -319,12 +324,15 @@ def _groups(screen: Screen, grid: Sequence[Touch], keys: Sequence[Touch],
         return out
     if screen is Screen.START:
         featured = [t for t in grid if t.button is Button.SERVICE]
-        categories = [t for t in grid if t.button is not Button.SERVICE]
+        entries = [t for t in grid if t.button in _ENTRIES]
+        categories = [t for t in grid if t.button is not Button.SERVICE and t.button not in _ENTRIES]
         out = []
         if featured:
             out.append((Words("常办业务", "Frequent services"), featured, 2))
         if categories:
             out.append((Words("按部门查找", "By department"), categories, 3 if len(categories) > 4 else 2))
+        if entries:
+            out.append((Words("自助服务", "Self-service"), entries, 2))
         return out
     if not grid:
         return []

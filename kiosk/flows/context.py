@@ -35,6 +35,8 @@ class KioskContext:
     key_seed: str
     featured: tuple[str, ...] = ()
     idle_reset_s: float = 60.0
+    certificates: bool = False  # self-service certificate printing here: the hall has an e-licence library
+    # (elicence_url) and this node a certificate_printer
 
     def service(self, code: str) -> Service | None:
         return self.hall.service(code)

@@ -7,11 +7,12 @@ each screen of each flow and check that every Screen member was reached.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kiosk.flows import certificate, check_in, guide, rating, take_ticket
+from kiosk.flows import certificate, check_in, guide, home, rating, take_ticket
 from kiosk.flows.effects import (
     FetchDocuments,
     FetchTicketStatus,
@@ -154,6 +155,15 @@ def certificate_shows() -> list[tuple[str, Show]]:
     return out
 
 
+def home_shows() -> list[tuple[str, Show]]:
+    """The home screen with every entry (certificates on), and the way back from a flow."""
+    state, first = home.initial(dataclasses.replace(context(), certificates=True))
+    return _run("home", home.step, state, first, [
+        id_card(), _t(Button.CERTIFICATES), _t(Button.DONE), _t(Button.GUIDE), _t(Button.DONE),
+    ])
+
+
 def every_show() -> list[tuple[str, Show]]:
     """Every Show of every scripted session of every flow, named ``<session>-<nn>-<screen>``."""
-    return [*take_ticket_shows(), *check_in_shows(), *rating_shows(), *guide_shows(), *certificate_shows()]
+    return [*take_ticket_shows(), *check_in_shows(), *rating_shows(), *guide_shows(), *certificate_shows(),
+            *home_shows()]
