@@ -21,6 +21,8 @@ from devices.idcard.simulator import IdCardSimulator
 from devices.smartcard.virtual_card import VirtualCardSimulator
 from devices.ticket_printer.simulator import PrinterSimulator
 from kiosk.flows.effects import Screen, Show
+from kiosk.flows.home import Home
+from kiosk.flows.take_ticket import TakeTicket
 from kiosk.flows.words import Words
 from kiosk.kiosk_node import KioskNode
 from kiosk.node import NodeRuntime, NodeSettings
@@ -93,6 +95,13 @@ class Kiosk:
     runtime: NodeRuntime
     behaviour: KioskNode
     view: RecordingView
+
+    @property
+    def ticket_state(self) -> TakeTicket:
+        """The take-a-ticket flow's state inside the kiosk's home dispatcher."""
+        state = self.behaviour.state
+        assert isinstance(state, Home), state
+        return state.ticket
 
     @property
     def reader(self) -> IdCardSimulator:
