@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from config.loader import load_hall
+from devices.certificate.simulator import CupsSimulator
 from devices.idcard.cards import deck
 from devices.idcard.record import IdCardRecord, parse_text_block
 from devices.idcard.simulator import IdCardSimulator
@@ -32,18 +33,24 @@ from tests.support.waiting import until
 
 KIOSK_DEVICES = '[nodes.devices]\nidcard = "sim+sam+tcp://?realtime=0"\nticket_printer = "sim+escpos+tcp://"\n'
 SMARTCARD_DEVICE = 'smartcard = "sim+pcsc://?deck=open"\n'
+CERTIFICATE_DEVICE = 'certificate_printer = "sim+cups://"\n'
 FAST = NodeSettings(heartbeat_s=0.5, supervise_s=0.5, outbox_retry_s=0.1,
                     policy=RetryPolicy(attempts=3, first_delay_s=0.05, max_delay_s=0.2, timeout_s=10.0))
 
 
-def kiosk_hall(directory: Path, kiosks: tuple[str, ...] = ("kiosk-1", "kiosk-2"), *, smartcard: bool = False) -> Path:
+def kiosk_hall(directory: Path, kiosks: tuple[str, ...] = ("kiosk-1", "kiosk-2"), *, smartcard: bool = False,
+               elicence_url: str = "") -> Path:
     """The all-day hall with an ID-card reader and a ticket printer (simulated) on each of ``kiosks``, and with
-    ``smartcard`` a social-security card reader (PC/SC, needs the private pcscd) on the first."""
+    ``smartcard`` a social-security card reader (PC/SC, needs the private pcscd) on the first; with
+    ``elicence_url`` the hall's e-licence library and a simulated A4 printer (sim+cups) on the first."""
     text = ALLDAY_HALL.read_text(encoding="utf-8")
+    if elicence_url:
+        text = text.replace("[hall]\n", f'[hall]\nelicence_url = "{elicence_url}"\n', 1)
     for i, name in enumerate(kiosks):
         head = f'name = "{name}"\nrole = "kiosk"\ntoken = "demo-{name}"\n'
         assert text.count(head) == 1, f"the test hall no longer has node {name} as expected"
         extra = SMARTCARD_DEVICE if smartcard and i == 0 else ""
+        extra += CERTIFICATE_DEVICE if elicence_url and i == 0 else ""
         text = text.replace(head, head + KIOSK_DEVICES + extra)
     path = directory / "kiosk_hall.toml"
     path.write_text(text, encoding="utf-8")
@@ -113,6 +120,12 @@ class Kiosk:
     def card_slot(self) -> VirtualCardSimulator:
         device = self.runtime.device("smartcard")
         assert device is not None and isinstance(device.simulator, VirtualCardSimulator)
+        return device.simulator
+
+    @property
+    def certificate_printer(self) -> CupsSimulator:
+        device = self.runtime.device("certificate_printer")
+        assert device is not None and isinstance(device.simulator, CupsSimulator)
         return device.simulator
 
     @property
