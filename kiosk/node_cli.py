@@ -33,6 +33,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     node.add_argument("--data", default="data", help="directory for the node's outbox (default: data)")
     node.add_argument("--check", action="store_true",
                       help="probe the node's devices and the server connection, print the findings, exit 0/1")
+    node.add_argument("--size", default="", help="a kiosk's touch UI size WxH (default 1080x1920, or the panel's "
+                      "own with --fullscreen)")
+    node.add_argument("--fullscreen", action="store_true", help="a kiosk's touch UI full screen")
+    node.add_argument("--headless", action="store_true",
+                      help="no window: SDL's dummy driver (the default when there is no display)")
 
 
 def _fail(message: str) -> int:
@@ -72,18 +77,38 @@ def run_node(args: argparse.Namespace) -> int:
         for line in lines:
             print(line)
         return 0 if ok else 1
-    return asyncio.run(_serve(hall, node, args.server, token, Path(args.data)))
+    size = (0, 0)
+    if node.role is NodeRole.KIOSK:
+        from kiosk.node_ui import ui_size
+
+        try:
+            size = ui_size(args.size, args.fullscreen)
+        except ValueError as err:
+            return _fail(str(err))
+    return asyncio.run(_serve(hall, node, args.server, token, Path(args.data), size=size,
+                              fullscreen=args.fullscreen, headless=args.headless))
 
 
-async def _serve(hall: Hall, node: Node, server: str, token: str, data: Path) -> int:
+async def _serve(hall: Hall, node: Node, server: str, token: str, data: Path, *, size: tuple[int, int],
+                 fullscreen: bool, headless: bool) -> int:
+    """Run the node until a signal; a kiosk with its touch UI (kiosk/node_ui.py) as its view."""
     from kiosk.node import NodeRuntime
 
-    runtime = NodeRuntime(hall, node, server=server, token=token, data_dir=data)
+    ui = None
+    if node.role is NodeRole.KIOSK:
+        from kiosk import node_ui
+
+        node_ui.choose_video_driver(os.environ, headless)
+        ui = node_ui.TouchUI(hall, f"servicehall kiosk {node.name}", size, fullscreen=fullscreen)
+    runtime = NodeRuntime(hall, node, server=server, token=token, data_dir=data, view=ui)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.stop)
     try:
-        await runtime.run()
+        if ui is not None:
+            await node_ui.run_with_ui(runtime, ui)
+        else:
+            await runtime.run()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

@@ -258,6 +258,11 @@ class KioskScreen:
             self._shown_at = self._clock()
             self.view = self._build()
 
+    @property
+    def settled(self) -> bool:
+        """The screen has been up for ``settle_s``: a tap now counts (one earlier is taken for a double tap)."""
+        return self._clock() - self._shown_at >= self.settle_s
+
     def _build(self) -> KioskView:
         pressed = self._down.touch if self._down is not None else None
         return kiosk_view(self._show, self.names, self.surface.get_size(), dpi=self.dpi, page=self._page,
@@ -266,8 +271,7 @@ class KioskScreen:
     def press(self, pos: tuple[int, int]) -> None:
         """A finger (or mouse) went down at ``pos``: light the target under it."""
         target = hit(self.view, pos)
-        settled = self._clock() - self._shown_at >= self.settle_s
-        self._down = target if settled else None
+        self._down = target if self.settled else None
         self.view = self._build()
 
     def release(self, pos: tuple[int, int]) -> Touch | None:

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from config.loader import load_hall
 from devices.certificate.simulator import CupsSimulator
@@ -26,10 +26,13 @@ from kiosk.flows.home import Home
 from kiosk.flows.take_ticket import TakeTicket
 from kiosk.flows.words import Words
 from kiosk.kiosk_node import KioskNode
-from kiosk.node import NodeRuntime, NodeSettings
+from kiosk.node import NodeRuntime, NodeSettings, NodeView
 from kiosk.server_client import RetryPolicy
 from tests.integration.server_support import ALLDAY_HALL
 from tests.support.waiting import until
+
+if TYPE_CHECKING:  # the touch UI loads pygame: only the tests that use it import it
+    from kiosk.node_ui import TouchUI
 
 KIOSK_DEVICES = '[nodes.devices]\nidcard = "sim+sam+tcp://?realtime=0"\nticket_printer = "sim+escpos+tcp://"\n'
 SMARTCARD_DEVICE = 'smartcard = "sim+pcsc://?deck=open"\n'
@@ -69,15 +72,22 @@ class RecordingView:
     shown: list[Show] = field(default_factory=list)
     said: list[Words] = field(default_factory=list)
     links: list[bool] = field(default_factory=list)
+    forward: NodeView | None = None  # the real view (the touch UI) that also gets everything
 
     def show(self, show: Show) -> None:
         self.shown.append(show)
+        if self.forward is not None:
+            self.forward.show(show)
 
     def speak(self, words: Words) -> None:
         self.said.append(words)
+        if self.forward is not None:
+            self.forward.speak(words)
 
     def server_link(self, reachable: bool, words: Words) -> None:
         self.links.append(reachable)
+        if self.forward is not None:
+            self.forward.server_link(reachable, words)
 
     def last(self) -> Show | None:
         return self.shown[-1] if self.shown else None
@@ -152,11 +162,12 @@ class Kiosk:
 
 @contextlib.asynccontextmanager
 async def running_node(hall_file: Path, name: str, server_url: str, data_dir: Path,
-                       settings: NodeSettings = FAST) -> AsyncIterator[Kiosk]:
-    """A kiosk node ``name`` running until the block ends (then stopped and every device closed)."""
+                       settings: NodeSettings = FAST, ui: TouchUI | None = None) -> AsyncIterator[Kiosk]:
+    """A kiosk node ``name`` running until the block ends (then stopped and every device closed); with ``ui``
+    the touch UI is its view too, pumped beside it as ``servicehall node`` does."""
     hall = load_hall(hall_file)
     node = next(n for n in hall.nodes if n.name == name)
-    view = RecordingView()
+    view = RecordingView(forward=ui)
     made: list[KioskNode] = []
 
     def behaviour(runtime: NodeRuntime) -> KioskNode:
@@ -165,7 +176,12 @@ async def running_node(hall_file: Path, name: str, server_url: str, data_dir: Pa
 
     runtime = NodeRuntime(hall, node, server=server_url, token=f"demo-{name}", data_dir=data_dir, view=view,
                           settings=settings, behaviour=behaviour)
-    task = asyncio.create_task(runtime.run())
+    if ui is not None:
+        from kiosk.node_ui import run_with_ui
+
+        task = asyncio.create_task(run_with_ui(runtime, ui))
+    else:
+        task = asyncio.create_task(runtime.run())
     try:
         await until(lambda: runtime.started.is_set() or task.done(), f"node {name} to start")
         if task.done():
