@@ -80,6 +80,8 @@ PRINTER_WORKS = frozenset({"connected", "ready", "degraded"})
 
 Performer = Callable[[Any], Awaitable[Event | None]]
 
+NUMBERS_KEPT = 20_000  # numbers → ids remembered: a county hall's busiest day, several times over
+
 
 class Flow(Protocol):
     """A kiosk flow module as kiosk/flows/ writes them: ``initial(ctx)`` and ``step(state, event)``."""
@@ -121,7 +123,6 @@ class KioskNode:
         self.state: Any
         self.state, first = flow.initial(self.ctx)
         self._first = first
-        self.numbers: dict[str, str] = {}  # printed number → ticket id, from the stream (for status by number)
         self.extra_effects: dict[type, Performer] = {}
         if self.library is not None and isinstance(certificate_printer, CertificatePrinter):
             desk = CertificateDesk(self.library, certificate_printer, self._send)
@@ -176,13 +177,24 @@ class KioskNode:
                 outcomes.append(outcome)
         return outcomes
 
+    @property
+    def numbers(self) -> dict[str, str]:
+        """Printed number → ticket id, from the stream (for status by number), kept in the node's memory since
+        a restart does not replay the stream from 0."""
+        return self.runtime.memory.section("numbers")
+
     async def on_event(self, event: dict[str, Any]) -> None:
         """The stream: which ticket id each printed number is (kiosks may not list tickets), and which other
         kiosks' printers work, so a kiosk that cannot print names one that can."""
         data = event.get("data") or {}
         if event.get("type") == "ticket.issued":
             if isinstance(data.get("number"), str) and isinstance(data.get("ticket"), str):
-                self.numbers[data["number"]] = data["ticket"]
+                numbers = self.numbers
+                numbers.pop(data["number"], None)  # re-inserted last: the oldest numbers go first
+                numbers[data["number"]] = data["ticket"]
+                while len(numbers) > NUMBERS_KEPT:
+                    del numbers[next(iter(numbers))]
+                self.runtime.memory.touched()
         elif event.get("type") == "device.state" and data.get("kind") == "ticket_printer":
             node = data.get("node")
             if isinstance(node, str) and node != self.runtime.node.name:
