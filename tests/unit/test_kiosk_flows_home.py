@@ -35,7 +35,7 @@ from kiosk.flows.events import (
     ServerAnswer,
     Touch,
 )
-from tests.support.kiosk_flows import PAPER_OK, context, id_card, issued, ticket_body
+from tests.support.kiosk_flows import PAPER_OK, context, id_card, issued, of, run_flow, shown, ticket_body
 
 PROOF = DocumentItem("sb-1", "参保证明", "Social insurance certificate", dt.date(2026, 11, 20))
 ENTRY_BUTTONS = {Button.CHECK_IN, Button.CERTIFICATES, Button.GUIDE, Button.STATUS}
@@ -49,19 +49,7 @@ def start(certificates: bool = True) -> hf.Home:
 
 
 def run(state: hf.Home, *events: Any) -> tuple[hf.Home, list[Any]]:
-    effects: list[Any] = []
-    for event in events:
-        state, more = hf.step(state, event)
-        effects += more
-    return state, effects
-
-
-def of(effects: list[Any], kind: type) -> list[Any]:
-    return [e for e in effects if isinstance(e, kind)]
-
-
-def shown(effects: list[Any]) -> Show:
-    return of(effects, Show)[-1]
+    return run_flow(hf.step, state, *events)
 
 
 def entries(show: Show) -> set[Button]:
