@@ -38,7 +38,7 @@ from kiosk.card_loops import CardWatch, id_card_loop, social_security_loop
 from kiosk.certificate_desk import CertificateDesk
 from kiosk.elicence.client import ELicenceClient
 from kiosk.flows import home
-from kiosk.flows.context import KioskContext, featured_services
+from kiosk.flows.context import KioskContext, certificates_offered, featured_services
 from kiosk.flows.effects import (
     Effect,
     FetchDocuments,
@@ -113,7 +113,7 @@ class KioskNode:
         hall = runtime.hall
         self.tz = zoneinfo.ZoneInfo(hall.timezone)
         certificate_printer = runtime.device("certificate_printer")
-        self.library = ELicenceClient(hall.elicence_url) if hall.elicence_url else None
+        self.library = ELicenceClient(hall.elicence_url) if certificates_offered(hall, runtime.node) else None
         self.ctx = KioskContext(hall, runtime.node.name, holder_secret(hall), secrets.token_hex(6),
                                 featured=featured_services(hall), idle_reset_s=runtime.settings.idle_reset_s,
                                 certificates=self.library is not None
