@@ -80,6 +80,7 @@ class TouchUI:
         log.debug("kiosk says: %s", words.en)  # the kiosk has no speaker of its own yet
 
     def server_link(self, reachable: bool, words: Words) -> None:
+        self.screen.notice(None if reachable else words)
         (log.info if reachable else log.warning)("%s", words.en)
 
     # ------------------------------------------------------------------ the loop

@@ -262,16 +262,20 @@ def hit(view: KioskView, pos: tuple[int, int]) -> Target | None:
 
 
 def kiosk_view(show: Show, names: Names, size: tuple[int, int], *, dpi: float = DEFAULT_DPI, page: int = 0,
-               pressed: Touch | None = None) -> KioskView:
-    """The frame for ``show`` on a ``size`` panel; ``page`` pages a long list, ``pressed`` lights a target."""
+               pressed: Touch | None = None, notice: Words | None = None) -> KioskView:
+    """The frame for ``show`` on a ``size`` panel; ``page`` pages a long list, ``pressed`` lights a target;
+    ``notice`` (the node's own news, e.g. "the server cannot be reached") takes the whole header band, in red."""
     plan = PLANS[show.screen]
     layout = Layout(size, dpi)
     s = layout.scale.px
-    header_bg = ALERT_BG if plan.alert else theme.PANEL
-    header_en = theme.TEXT if plan.alert else SOFT
+    header_bg = ALERT_BG if plan.alert or notice else theme.PANEL
+    header_en = theme.TEXT if plan.alert or notice else SOFT
     header = TextBlock(layout.header_text, plan.title.zh, plan.title.en, s(60), s(34), theme.TEXT, header_bg,
                        colour_en=header_en)
-    masked = masked_only(show.holder_masked)
+    masked = masked_only(show.holder_masked) if notice is None else ""
+    if notice is not None:
+        band = (layout.header_text[0], 0, size[0] - 2 * layout.header_text[0], layout.header_text[3])
+        header = TextBlock(band, notice.zh, notice.en, s(44), s(28), theme.TEXT, header_bg, colour_en=header_en)
     holder = TextBlock(layout.holder, f"{masked} 您好", f"Hello, {masked}", s(44), s(30), theme.TEXT, header_bg,
                        align="right", colour_en=header_en) if masked else None
     words = show.words if show.words != NO_WORDS else plan.default

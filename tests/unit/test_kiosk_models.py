@@ -198,3 +198,17 @@ def test_documents_are_labelled_from_the_show_not_from_the_flow_state() -> None:
 def test_a_show_refuses_labels_that_do_not_match_its_choices() -> None:
     with pytest.raises(ValueError, match="1 labels for 2 choices"):
         Show(Screen.DOCUMENTS, choices=(Touch(Button.DOCUMENT, "a"), Touch(Button.DONE)), labels=(Words("a", "a"),))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["portrait", "landscape"])
+def test_the_nodes_notice_takes_the_header_band_in_red_over_any_screen(size: tuple[int, int]) -> None:
+    offline = Words("暂时无法连接排队服务器，正在重试。", "The queue server cannot be reached; retrying.")
+    show = Show(Screen.START, holder_masked="张*", choices=(Touch(Button.SERVICE, "A01"),))
+    view = kiosk_view(show, NAMES, size, notice=offline)
+    assert (view.header.zh, view.header.en) == (offline.zh, offline.en)
+    assert view.header.background == ALERT_BG and view.header.box[2] > size[0] * 0.9
+    assert view.holder is None  # the band is the notice's; the name comes back with the link
+    assert contrast(view.header.colour, ALERT_BG) >= 7 and contrast(view.header.colour_en, ALERT_BG) >= 7
+    plain = kiosk_view(show, NAMES, size)
+    assert plain.header.zh == PLANS[Screen.START].title.zh and plain.holder is not None
+    assert view.targets == plain.targets  # the screen itself is unchanged

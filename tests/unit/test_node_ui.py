@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.node_ui import DEFAULT_SIZE, choose_video_driver, ui_size
+from kiosk.flows.effects import Screen, Show
+from kiosk.flows.events import Button, Touch
+from kiosk.node import SERVER_BACK, SERVER_UNREACHABLE
+from kiosk.node_ui import DEFAULT_SIZE, TouchUI, choose_video_driver, ui_size
+from tests.support.kiosk_flows import hall
 
 
 @pytest.mark.parametrize(("environ", "headless", "driver"), [
@@ -28,3 +32,20 @@ def test_the_window_size() -> None:
     assert ui_size("1920x1080", fullscreen=True) == (1920, 1080)
     with pytest.raises(ValueError, match="could not parse size '1920'"):
         ui_size("1920", fullscreen=False)
+
+
+def test_the_server_link_is_said_over_the_screen_and_taken_away_when_it_is_back(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    ui = TouchUI(hall(), "test", (1080, 1920))
+    try:
+        ui.show(Show(Screen.START, choices=(Touch(Button.SERVICE, "A01"),)))
+        ui.server_link(False, SERVER_UNREACHABLE)
+        assert ui.screen.view.header.zh == SERVER_UNREACHABLE.zh
+        ui.screen.pump()
+        drawn = [text for text, _ in ui.screen.renderer.painter.drawn]
+        assert any(SERVER_UNREACHABLE.zh.startswith(text) for text in drawn)
+        ui.server_link(True, SERVER_BACK)
+        assert ui.screen.view.header.zh == "自助取号"
+    finally:
+        ui.close()
