@@ -7,8 +7,9 @@ kiosk's event loop reads them like any other input.
 
 pygame is not asyncio-aware, so it is pumped *on* the event loop, never in a blocking wait: each round
 reads the queued pygame events (non-blocking), draws what changed, then sleeps ``1 / PUMP_HZ`` s with
-``asyncio.sleep``. A round costs about a millisecond when nothing changed (the renderer compares views), so
-the loop stays free for the devices and the server.
+``asyncio.sleep``. A round costs a few microseconds when nothing changed (the renderer compares views), so
+the loop stays free for the devices and the server; with nobody at the kiosk for ``ACTIVE_S`` the pump slows
+to ``IDLE_HZ`` (benchmarks/bench_node_ui.py measures both).
 
 With no display (SDL_VIDEODRIVER unset and neither DISPLAY nor WAYLAND_DISPLAY) or with ``--headless``, SDL's
 dummy driver is used: the same code runs, the frames are drawn into an offscreen surface.
@@ -19,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import MutableMapping
+import time
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -33,11 +35,13 @@ from screens.app import parse_size
 from screens.kiosk_models import DEFAULT_DPI, Names
 from screens.kiosk_ui import KioskScreen
 
-__all__ = ["DEFAULT_SIZE", "PUMP_HZ", "TouchUI", "choose_video_driver", "run_with_ui", "ui_size"]
+__all__ = ["ACTIVE_S", "DEFAULT_SIZE", "IDLE_HZ", "PUMP_HZ", "TouchUI", "choose_video_driver", "run_with_ui", "ui_size"]
 
 log = logging.getLogger(__name__)
 
-PUMP_HZ = 30.0  # taps feel instant at 33 ms; faster only burns CPU on an idle kiosk
+PUMP_HZ = 30.0  # taps feel instant at 33 ms; faster only burns CPU
+IDLE_HZ = 10.0  # nobody there: a first touch waits at most 100 ms to be read, and the idle node spends less
+ACTIVE_S = 10.0  # this long after a screen change or a tap the pump runs at PUMP_HZ
 DEFAULT_SIZE = (1080, 1920)  # the common kiosk panel, portrait
 
 
@@ -65,16 +69,19 @@ class TouchUI:
     """
 
     def __init__(self, hall: Any, title: str, size: tuple[int, int] = DEFAULT_SIZE, *, fullscreen: bool = False,
-                 dpi: float = DEFAULT_DPI) -> None:
+                 dpi: float = DEFAULT_DPI, clock: Callable[[], float] = time.monotonic) -> None:
         pygame.display.init()
         flags = pygame.FULLSCREEN if fullscreen else 0
         surface = pygame.display.set_mode(size, flags)
         pygame.display.set_caption(title)
         self.screen = KioskScreen(surface, Names.from_hall(hall), dpi=dpi)
+        self._clock = clock
+        self._active_at = clock()
 
     # ------------------------------------------------------------------ NodeView
     def show(self, show: Show) -> None:
         self.screen.show(show)
+        self._active_at = self._clock()
 
     def speak(self, words: Words) -> None:
         log.debug("kiosk says: %s", words.en)  # the kiosk has no speaker of its own yet
@@ -91,16 +98,21 @@ class TouchUI:
             return False
         for touch in self.screen.touches():
             runtime.inputs.put_nowait(touch)
+            self._active_at = self._clock()
         self.screen.pump()
         return True
 
+    def period_s(self) -> float:
+        """The pause before the next round: short while someone is using the kiosk, longer when nobody is."""
+        busy = self._clock() - self._active_at < ACTIVE_S
+        return 1.0 / (PUMP_HZ if busy else IDLE_HZ)
+
     async def run(self, runtime: NodeRuntime) -> None:
         """Pump until cancelled; closing the window stops the node."""
-        period = 1.0 / PUMP_HZ
         while True:
             if not self.pump_once(runtime):
                 break
-            await asyncio.sleep(period)  # a frame clock, not a wait for a condition
+            await asyncio.sleep(self.period_s())  # a frame clock, not a wait for a condition
         log.info("the kiosk window was closed; stopping node %s", runtime.node.name)
         runtime.stop()
 

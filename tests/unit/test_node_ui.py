@@ -7,7 +7,7 @@ import pytest
 from kiosk.flows.effects import Screen, Show
 from kiosk.flows.events import Button, Touch
 from kiosk.node import SERVER_BACK, SERVER_UNREACHABLE
-from kiosk.node_ui import DEFAULT_SIZE, TouchUI, choose_video_driver, ui_size
+from kiosk.node_ui import ACTIVE_S, DEFAULT_SIZE, IDLE_HZ, PUMP_HZ, TouchUI, choose_video_driver, ui_size
 from tests.support.kiosk_flows import hall
 
 
@@ -47,5 +47,19 @@ def test_the_server_link_is_said_over_the_screen_and_taken_away_when_it_is_back(
         assert any(SERVER_UNREACHABLE.zh.startswith(text) for text in drawn)
         ui.server_link(True, SERVER_BACK)
         assert ui.screen.view.header.zh == "自助取号"
+    finally:
+        ui.close()
+
+
+def test_the_pump_slows_down_when_nobody_uses_the_kiosk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    now = [100.0]
+    ui = TouchUI(hall(), "test", (1080, 1920), clock=lambda: now[0])
+    try:
+        assert ui.period_s() == 1 / PUMP_HZ
+        now[0] += ACTIVE_S + 0.1
+        assert ui.period_s() == 1 / IDLE_HZ
+        ui.show(Show(Screen.START))  # a new screen: someone may be about to touch it
+        assert ui.period_s() == 1 / PUMP_HZ
     finally:
         ui.close()
