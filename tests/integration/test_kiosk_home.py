@@ -77,7 +77,13 @@ async def test_an_appointment_code_typed_at_home_prints_the_priority_ticket(
             async with session.get(f"{server.url}/api/v1/appointments/{booked['id']}", headers=manager()) as got:
                 appointment = await got.json()
             assert appointment["state"] == "checked_in" and appointment["ticket"]
-            log = await read_log(session, server)
+            log: list[dict[str, Any]] = []
+
+            async def reported() -> bool:  # the printed report goes through the outbox, in its own time
+                log[:] = await read_log(session, server)
+                return any(e["type"] == "ticket.printed" for e in log)
+
+            await until(reported, "the kiosk's printed report on the server")
             printed = [e for e in log if e["type"] == "ticket.printed"]
             issued = [e for e in log if e["type"] == "ticket.issued"]
             assert [e["data"]["number"] for e in issued] == [shown.number]
