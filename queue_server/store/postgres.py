@@ -30,8 +30,8 @@ from collections.abc import Sequence
 import psycopg
 
 from queue_server.engine.events import Event
-from queue_server.store.base import IdempotencyRecord, StoreError, StoreUnavailable
-from queue_server.store.batch import GroupCommitStore, Job, Plan, Prune, Write, runs, utf8_text
+from queue_server.store.base import Decider, IdempotencyRecord, NotDecided, StoreError, StoreUnavailable, Verdict
+from queue_server.store.batch import Decide, GroupCommitStore, Job, Plan, Prune, Write, runs, utf8_text
 from queue_server.store.url import PostgresUrl
 
 log = logging.getLogger(__name__)
@@ -63,10 +63,15 @@ MIGRATIONS: tuple[str, ...] = (
 # No index on idempotency.at (one B-tree write less per request), as in SQLite: a prune scans for one chunk.
 MIGRATION_LOCK = 0x5E_4A11  # advisory lock key serialising migrations of one database ("servicehall")
 
+HALL_LOCK = 0x5E_4A12  # advisory lock key of the hall's turn: whoever holds it decides and appends
+CHANNEL = "servicehall_events"  # NOTIFY payload: the last event id of a commit (a wake-up; the log is the truth)
+TURN_MARGIN_S = 5.0  # a turn (connect, lock, catch-up) gets lock_timeout plus this before it is given up
 LOCK_TIMEOUT_S = 5.0  # how long a write waits for another session's lock before the batch fails
 WRITE_TIMEOUT_S = 30.0  # a batch not committed by then (a partitioned network) breaks the store (psycopg then
 # waits up to 5 s more for the cancelled statement before it drops the session, so the refusal comes after ~35 s)
 PRUNE_CHUNK_ROWS = 1000
+FOLLOW_PAGE = 1000
+FOLLOW_BACKOFF_S = (0.1, 5.0)  # the listener's reconnect: first wait, cap
 APPLICATION_NAME = "servicehall"  # pg_stat_activity shows whose connections these are
 
 # Each table's rows travel as ONE JSON parameter (json.dumps is C; psycopg's array dumpers are Python and cost
@@ -84,6 +89,9 @@ _RECORDS = ("INSERT INTO idempotency (node, key, fingerprint, status, body, at) 
 # transaction, both INSERTs of a data-modifying WITH commit or fail together, and the answer (ReadyForQuery,
 # which psycopg waits for) comes only after the implicit COMMIT, flushed as synchronous_commit says.
 _BATCH = {(True, False): _EVENTS, (False, True): _RECORDS, (True, True): f"WITH e AS ({_EVENTS}) {_RECORDS}"}
+_CATCH_UP = "SELECT id, type, v, at, node, staff, data FROM events WHERE id > %s ORDER BY id"
+_PRIORS = ("SELECT node, key, fingerprint, status, body, at FROM idempotency WHERE (node, key) IN "
+           "(SELECT r->>0, r->>1 FROM json_array_elements(%s::json) AS r)")
 _PRUNE = ("DELETE FROM idempotency WHERE ctid = ANY(ARRAY("
           "SELECT ctid FROM idempotency WHERE at < %s LIMIT %s))")
 
@@ -113,7 +121,10 @@ class PostgresStore(GroupCommitStore):
         self._writer: asyncio.Task[None] | None = None
         self._reader: psycopg.AsyncConnection | None = None
         self._reader_lock = asyncio.Lock()
-        self._last_id = 0
+        self._conn: psycopg.AsyncConnection | None = None  # the writer's session; None after it was lost
+        self._listener: asyncio.Task[None] | None = None
+        self._turn_lock = asyncio.Lock()  # a turn (decide … settle) and a follow read exclude each other
+        self._last_id = 0  # the last event id this store knows in the log (its own, caught up, or at open)
 
     @classmethod
     def from_url(cls, text: str) -> PostgresStore:
@@ -154,7 +165,12 @@ class PostgresStore(GroupCommitStore):
             if isinstance(err, psycopg.Error):
                 raise StoreError(f"cannot open the event log {self.where}: {self._reason(err)}") from err
             raise
-        self._writer = asyncio.create_task(self._write_loop(conn), name=f"postgres-writer {self.url.database}")
+        self._conn = conn
+        self._writer = asyncio.create_task(self._write_loop(), name=f"postgres-writer {self.url.database}")
+
+    async def follow(self) -> None:
+        if self._listener is None and self._writer is not None:
+            self._listener = asyncio.create_task(self._listen_loop(), name=f"postgres-listener {self.url.database}")
 
     async def _migrate(self, conn: psycopg.AsyncConnection) -> None:
         """Bring the schema to ``len(MIGRATIONS)``; refuse a database a newer server has migrated."""
@@ -180,6 +196,11 @@ class PostgresStore(GroupCommitStore):
 
     async def close(self) -> None:
         self._closing = True
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
         if self._writer is not None:
             self._jobs.put_nowait(_STOP)
             await self._writer
@@ -194,8 +215,17 @@ class PostgresStore(GroupCommitStore):
     def _enqueue(self, job: Job) -> None:
         self._jobs.put_nowait(job)
 
+    def decide(self, decider: Decider, slot: tuple[str, str] | None = None) -> asyncio.Future[Verdict]:
+        done: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        refusal = self._refusal()
+        if refusal is not None:
+            done.set_exception(refusal)
+        else:
+            self._jobs.put_nowait(Decide(decider, slot, done))
+        return done
+
     # ---- the writer task ---------------------------------------------------------------------------
-    async def _write_loop(self, conn: psycopg.AsyncConnection) -> None:
+    async def _write_loop(self) -> None:
         try:
             stop = False
             while not stop:
@@ -205,62 +235,167 @@ class PostgresStore(GroupCommitStore):
                 if jobs[-1] is _STOP:
                     jobs.pop()
                     stop = True
-                await self._run(conn, jobs)  # type: ignore[arg-type]
+                await self._run(jobs)  # type: ignore[arg-type]
         finally:
             self._refuse_leftovers()
-            try:
-                await conn.close()
-            except psycopg.Error as err:
-                log.warning("closing the event log %s failed: %s", self.where, self._reason(err))
+            if self._conn is not None:
+                try:
+                    await self._conn.close()
+                except psycopg.Error as err:
+                    log.warning("closing the event log %s failed: %s", self.where, self._reason(err))
+                self._conn = None
 
-    async def _run(self, conn: psycopg.AsyncConnection, jobs: list[Job]) -> None:
+    async def _run(self, jobs: list[Job]) -> None:
         """Commit runs of writes as one batch each, a prune chunk in its place; never let the writer die."""
         try:
             for run in runs(jobs):
                 if isinstance(run, Prune):
-                    await self._prune_chunk(conn, run)
+                    await self._prune_chunk(run)
                 else:
-                    await self._commit(conn, run)
+                    await self._commit(run)
         except Exception as err:  # a bug, not a database fault: still refuse rather than hang the waiters
             log.exception("the event log writer failed")
             self._break(f"the writer failed: {err!r}")
             self._settle([], [(job.done, self._broken_error(), None) for job in jobs])
 
-    async def _commit(self, conn: psycopg.AsyncConnection, batch: list[Write]) -> None:
-        plan = self._plan(batch, self._last_id)
-        durable: list[Sequence[Event]] = []
-        if plan.ready:
-            try:
-                async with asyncio.timeout(self.write_timeout_s):
-                    ignored = await self._transaction(conn, plan)
-            except (psycopg.Error, OSError, TimeoutError) as err:  # not known durable: broken from here on
-                reason = f"no COMMIT within {self.write_timeout_s:g} s" if isinstance(err, TimeoutError) \
-                    else self._reason(err)
+    async def _session(self) -> psycopg.AsyncConnection:
+        """The writer's session, opened again after it was lost (StoreUnavailable while the database is away)."""
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = None
+            self._conn = await self._connect("writer")
+            log.info("the event log %s has a writer session again", self.where)
+        return self._conn
+
+    async def _commit(self, batch: list[Write | Decide]) -> None:
+        """One turn: BEGIN, the hall's lock, catch up; decide; insert, NOTIFY, COMMIT (two round trips).
+
+        Nothing is decided before the lock is held and the log read up to its end, so every instance decides on
+        the whole log; a failure before the decisions (no lock within lock_timeout, the database away) refuses
+        these requests with NotDecided and leaves the store usable. A failure after them may have committed or
+        not, and the engine has counted the ids: fail-stop, as before.
+        """
+        async with self._turn_lock:
+            await self._turn(batch)
+
+    async def _turn(self, batch: list[Write | Decide]) -> None:
+        if self.broken is not None:
+            self._settle([], [(job.done, self._broken_error(), None) for job in batch])
+            return
+        slots = [job.slot for job in batch if isinstance(job, Decide) and job.slot is not None]
+        try:
+            async with asyncio.timeout(self._turn_timeout_s):
+                conn = await self._session()
+                caught, priors = await self._take_turn(conn, slots)
+        except (psycopg.Error, OSError, TimeoutError, StoreError) as err:
+            reason = self._turn_failure(err)
+            await self._abandon()
+            if any(isinstance(job, Write) for job in batch):  # ids counted by the caller: a gap would follow
+                plan = Plan(ready=[job for job in batch if isinstance(job, Write)])
                 self._failed(plan, StoreError(reason))
+                self._settle([], plan.outcomes + [(job.done, self._broken_error(), None) for job in batch
+                                                  if isinstance(job, Decide)])
             else:
-                self._last_id = plan.next_id - 1
-                durable = self._committed(plan, ignored)
+                self._settle([], [(job.done, NotDecided(f"the event log {self.where}: {reason}"), None)
+                                  for job in batch])
+            return
+        self._caught_up(caught)
+        writes = [job if isinstance(job, Write) else self._decided(job, priors) for job in batch]
+        plan = self._plan(writes, self._last_id)
+        durable: list[Sequence[Event]] = []
+        try:
+            async with asyncio.timeout(self.write_timeout_s):
+                ignored = await self._transaction(conn, plan)
+        except (psycopg.Error, OSError, TimeoutError) as err:  # not known durable: broken from here on
+            reason = f"no COMMIT within {self.write_timeout_s:g} s" if isinstance(err, TimeoutError) \
+                else self._reason(err)
+            self._failed(plan, StoreError(reason))
+            await self._abandon()
+        else:
+            self._last_id = max(self._last_id, plan.next_id - 1)
+            durable = self._committed(plan, ignored)
         self._settle(durable, plan.outcomes)
+
+    @property
+    def _turn_timeout_s(self) -> float:
+        return min(self.write_timeout_s, self.lock_timeout_s + TURN_MARGIN_S)
+
+    def _turn_failure(self, err: BaseException) -> str:
+        if isinstance(err, TimeoutError):
+            return f"no turn within {self._turn_timeout_s:g} s"
+        if isinstance(err, psycopg.errors.LockNotAvailable):
+            return f"the hall's lock was not free within {self.lock_timeout_s:g} s (another instance holds it)"
+        return self._reason(err) if isinstance(err, psycopg.Error | OSError) else str(err)
+
+    async def _abandon(self) -> None:
+        """End whatever transaction the turn left open; a session that cannot say so is dropped (the database
+        then ends its transaction and frees the lock)."""
+        conn, self._conn = self._conn, None
+        if conn is None or conn.closed or conn.broken:
+            return
+        try:
+            async with asyncio.timeout(TURN_MARGIN_S):
+                await conn.execute("ROLLBACK")
+        except (psycopg.Error, OSError, TimeoutError):
+            with contextlib.suppress(psycopg.Error, OSError):
+                await conn.close()
+            return
+        self._conn = conn
+
+    async def _take_turn(self, conn: psycopg.AsyncConnection, slots: list[tuple[str, str]]
+                         ) -> tuple[list[Event], dict[tuple[str, str], IdempotencyRecord]]:
+        """BEGIN, lock, the events after ours and the answers kept for the batch's keys: one round trip.
+
+        The catch-up is its own statement after the lock's, so its snapshot (READ COMMITTED: one per
+        statement) includes every commit made before the lock was ours.
+        """
+        async with conn.pipeline():
+            await conn.execute("BEGIN")
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (HALL_LOCK,))
+            events = await conn.execute(_CATCH_UP, (self._last_id,))
+            records = await conn.execute(_PRIORS, (json.dumps(slots),)) if slots else None
+            rows = await events.fetchall()
+            kept = await records.fetchall() if records is not None else []
+        priors = {(r[0], r[1]): IdempotencyRecord(*r) for r in kept}
+        return [Event.from_row(*row) for row in rows], priors
+
+    def _caught_up(self, events: list[Event]) -> None:
+        """Hand what others wrote to the service (in log order, before any decision that must include it)."""
+        if not events:
+            return
+        self._last_id = max(self._last_id, events[-1].id)
+        if self.on_catch_up is not None:
+            self.on_catch_up(events)
+
+    @staticmethod
+    def _decided(job: Decide, priors: dict[tuple[str, str], IdempotencyRecord]) -> Write:
+        verdict = job.decider(priors.get(job.slot) if job.slot is not None else None)
+        return Write(verdict.events, verdict.record, job.done, verdict)
 
     @staticmethod
     async def _transaction(conn: psycopg.AsyncConnection, plan: Plan) -> list[tuple[str, str]]:
-        """The batch's events and answers in one transaction; returns the (node, key) answers already kept."""
+        """The batch's events and answers, the wake-up for the other instances, COMMIT: one round trip.
+        Returns the (node, key) answers already kept."""
         records = [(r.node, r.key, r.fingerprint, r.status, r.body, r.at) for r in plan.records]
         params = [json.dumps(table, ensure_ascii=False, allow_nan=False) for table in (plan.rows, records) if table]
-        cur = await conn.execute(_BATCH[bool(plan.rows), bool(records)], params)  # type: ignore[arg-type]
-        kept = {tuple(row) for row in await cur.fetchall()} if records else set()
+        async with conn.pipeline():
+            cur = await conn.execute(_BATCH[bool(plan.rows), bool(records)], params) if params else None  # type: ignore[arg-type]
+            if plan.rows:
+                await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(plan.next_id - 1)))
+            await conn.execute("COMMIT")
+            kept = {tuple(row) for row in await cur.fetchall()} if cur is not None and records else set()
         return [(r[0], r[1]) for r in records if r not in kept]
 
-    async def _prune_chunk(self, conn: psycopg.AsyncConnection, job: Prune) -> None:
+    async def _prune_chunk(self, job: Prune) -> None:
         """Delete one bounded chunk; a full chunk goes back in the queue, behind what waits to be committed."""
         if self.broken is not None:
             self._settle([], [(job.done, self._broken_error(), None)])
             return
         try:
+            conn = await self._session()
             async with asyncio.timeout(self.write_timeout_s), conn.transaction():
                 cur = await conn.execute(_PRUNE, (job.before, self.prune_chunk_rows))
                 deleted = cur.rowcount
-        except (psycopg.Error, OSError, TimeoutError) as err:  # no promise rests on a prune: the store stays usable
+        except (psycopg.Error, OSError, TimeoutError, StoreError) as err:  # no promise rests on a prune
             log.warning("pruning idempotency records before %s failed: %s", job.before, self._reason(err))
             self._settle([], [(job.done, StoreError(f"idempotency records could not be pruned: "
                                                     f"{self._reason(err)}"), None)])
@@ -275,7 +410,7 @@ class PostgresStore(GroupCommitStore):
         """After the stop: whatever is still queued is told the log is closed (nobody waits forever)."""
         while not self._jobs.empty():
             job = self._jobs.get_nowait()
-            if isinstance(job, Write | Prune) and not job.done.done():
+            if isinstance(job, Write | Decide | Prune) and not job.done.done():
                 job.done.set_exception(StoreError("the event log is closed"))
 
     # ---- readers -----------------------------------------------------------------------------------
@@ -304,6 +439,51 @@ class PostgresStore(GroupCommitStore):
         rows = await self._read("SELECT id, type, v, at, node, staff, data FROM events WHERE id > %s ORDER BY id "
                                 "LIMIT %s", (after_id, limit))
         return [Event.from_row(*row) for row in rows]  # type: ignore[arg-type]
+
+    # ---- following the others ----------------------------------------------------------------------
+    async def _listen_loop(self) -> None:
+        """LISTEN for commits of other instances and read the log after the last id known here.
+
+        The notification is only a wake-up: each (re)connection reads the log first (what was missed while
+        away), and the writer's turn catches up anyway, so a lost notification costs a delay, never an event.
+        The session's loss is said once, and its return once.
+        """
+        backoff_s = FOLLOW_BACKOFF_S[0]
+        lost = False
+        while True:
+            try:
+                conn = await self._connect("listener")
+                try:
+                    await conn.execute(f"LISTEN {CHANNEL}")  # type: ignore[arg-type]  # our own constant
+                    if lost:
+                        log.info("the event log %s: following other instances again", self.where)
+                        lost, backoff_s = False, FOLLOW_BACKOFF_S[0]
+                    await self._follow()
+                    async for note in conn.notifies():
+                        if note.payload.isdigit() and int(note.payload) > self._last_id:
+                            await self._follow()
+                finally:
+                    with contextlib.suppress(psycopg.Error, OSError):
+                        await conn.close()
+            except (psycopg.Error, OSError, StoreError) as err:
+                if not lost:
+                    log.warning("the event log %s: cannot follow other instances (%s); retrying",
+                                self.where, self._reason(err))
+                    lost = True
+                await asyncio.sleep(backoff_s)
+                backoff_s = min(backoff_s * 2, FOLLOW_BACKOFF_S[1])
+
+    async def refresh(self) -> None:
+        await self._follow()
+
+    async def _follow(self) -> None:
+        """Read what others appended after the last id known here and hand it over, page by page."""
+        while True:
+            async with self._turn_lock:  # never between a turn's decisions and their settling
+                page = await self.read_after(self._last_id, FOLLOW_PAGE)
+                self._caught_up(page)
+            if len(page) < FOLLOW_PAGE:
+                return
 
     async def load_idempotency(self, since: float) -> list[IdempotencyRecord]:
         rows = await self._read("SELECT node, key, fingerprint, status, body, at FROM idempotency WHERE at >= %s",

@@ -153,9 +153,9 @@ async def test_kill_minus_nine_mid_burst_loses_and_doubles_nothing(tmp_path: Pat
 
             server.start()
             async with aiohttp.ClientSession(timeout=timeout) as session:
-                await _check_promises(session, server, ledger, f"seed {seed} cycle {cycle}")
+                await check_promises(session, server, ledger, f"seed {seed} cycle {cycle}")
                 await _retry(session, server, pending, ledger)
-                await _check_promises(session, server, ledger, f"seed {seed} cycle {cycle} after retries")
+                await check_promises(session, server, ledger, f"seed {seed} cycle {cycle} after retries")
     assert len(ledger.issued) >= CYCLES * 10
     assert ledger.called, "no call was ever acknowledged"
 
@@ -175,7 +175,7 @@ async def _retry(session: aiohttp.ClientSession, server: ServerProcess, pending:
             client.take(op, status, json.loads(raw), ledger)
 
 
-async def _check_promises(session: aiohttp.ClientSession, server: ServerProcess, ledger: Ledger,
+async def check_promises(session: aiohttp.ClientSession, server: ServerProcess, ledger: Ledger,
                           context: str) -> None:
     log = await read_log(session, server)
     assert [e["id"] for e in log] == list(range(1, len(log) + 1)), context
