@@ -109,12 +109,12 @@ def instrumented_server(stats_path: str, argv: list[str]) -> int:
         count(batch)
         original(self, conn, batch)
 
-    async def counted_pg(conn: Any, plan: Any) -> list[tuple[str, str]]:  # the decided batch, as it is written
+    async def counted_pg(self: PostgresStore, conn: Any, plan: Any) -> list[tuple[str, str]]:  # decided, as written
         count(plan.ready)
-        return await original_pg(conn, plan)
+        return await original_pg(self, conn, plan)
 
     SqliteStore._commit = counted  # type: ignore[method-assign]
-    PostgresStore._transaction = staticmethod(counted_pg)  # type: ignore[method-assign]
+    PostgresStore._transaction = counted_pg  # type: ignore[method-assign]
     if os.environ.get("BENCH_FEATURES") == "off":  # the A/B of --features-ab: figures and alert rules off
         import functools
 

@@ -58,13 +58,23 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (node, key)
     );
     """,
+    # 2: many halls in one database (a city): every row names its hall, ids are contiguous per hall. A database
+    # of one hall keeps working: its rows get the hall '' that a single-hall server uses.
+    """
+    ALTER TABLE events ADD COLUMN hall TEXT NOT NULL DEFAULT '';
+    ALTER TABLE events DROP CONSTRAINT events_pkey;
+    ALTER TABLE events ADD PRIMARY KEY (hall, id);
+    ALTER TABLE idempotency ADD COLUMN hall TEXT NOT NULL DEFAULT '';
+    ALTER TABLE idempotency DROP CONSTRAINT idempotency_pkey;
+    ALTER TABLE idempotency ADD PRIMARY KEY (hall, node, key);
+    """,
 )
 # data stays TEXT, not JSONB: the log returns exactly the JSON it was given (JSONB reorders keys and refuses \u0000).
 # No index on idempotency.at (one B-tree write less per request), as in SQLite: a prune scans for one chunk.
 MIGRATION_LOCK = 0x5E_4A11  # advisory lock key serialising migrations of one database ("servicehall")
 
-HALL_LOCK = 0x5E_4A12  # advisory lock key of the hall's turn: whoever holds it decides and appends
-CHANNEL = "servicehall_events"  # NOTIFY payload: the last event id of a commit (a wake-up; the log is the truth)
+HALL_LOCK = 0x5E_4A12  # advisory lock class of a hall's turn (with hashtext(hall)): whoever holds it decides
+CHANNEL = "servicehall_events"  # NOTIFY payload: "HALL:LAST_ID" of a commit (a wake-up; the log is the truth)
 TURN_MARGIN_S = 5.0  # a turn (connect, lock, catch-up) gets lock_timeout plus this before it is given up
 LOCK_TIMEOUT_S = 5.0  # how long a write waits for another session's lock before the batch fails
 WRITE_TIMEOUT_S = 30.0  # a batch not committed by then (a partitioned network) breaks the store (psycopg then
@@ -76,24 +86,25 @@ APPLICATION_NAME = "servicehall"  # pg_stat_activity shows whose connections the
 
 # Each table's rows travel as ONE JSON parameter (json.dumps is C; psycopg's array dumpers are Python and cost
 # twice the CPU per batch), unpacked by the database in order.
-_EVENTS = ("INSERT INTO events (id, type, v, at, node, staff, data) "
-           "SELECT (r->>0)::bigint, r->>1, (r->>2)::integer, (r->>3)::float8, r->>4, r->>5, r->>6 "
+_EVENTS = ("INSERT INTO events (hall, id, type, v, at, node, staff, data) "
+           "SELECT %s, (r->>0)::bigint, r->>1, (r->>2)::integer, (r->>3)::float8, r->>4, r->>5, r->>6 "
            "FROM json_array_elements(%s::json) AS r")
 # The first durable answer for a key wins, within a batch too (rows in log order, DO NOTHING skips the rest);
 # RETURNING tells which were kept, to warn about the ones dropped.
-_RECORDS = ("INSERT INTO idempotency (node, key, fingerprint, status, body, at) "
-            "SELECT r->>0, r->>1, r->>2, (r->>3)::integer, r->>4, (r->>5)::float8 "
+_RECORDS = ("INSERT INTO idempotency (hall, node, key, fingerprint, status, body, at) "
+            "SELECT %s, r->>0, r->>1, r->>2, (r->>3)::integer, r->>4, (r->>5)::float8 "
             "FROM json_array_elements(%s::json) WITH ORDINALITY AS a(r, n) ORDER BY n "
-            "ON CONFLICT (node, key) DO NOTHING RETURNING node, key, fingerprint, status, body, at")
+            "ON CONFLICT (hall, node, key) DO NOTHING RETURNING node, key, fingerprint, status, body, at")
 # A batch is ONE statement on an autocommit session, so one round trip: a statement outside BEGIN is its own
 # transaction, both INSERTs of a data-modifying WITH commit or fail together, and the answer (ReadyForQuery,
 # which psycopg waits for) comes only after the implicit COMMIT, flushed as synchronous_commit says.
 _BATCH = {(True, False): _EVENTS, (False, True): _RECORDS, (True, True): f"WITH e AS ({_EVENTS}) {_RECORDS}"}
-_CATCH_UP = "SELECT id, type, v, at, node, staff, data FROM events WHERE id > %s ORDER BY id"
-_PRIORS = ("SELECT node, key, fingerprint, status, body, at FROM idempotency WHERE (node, key) IN "
+_READ = "SELECT id, type, v, at, node, staff, data FROM events WHERE hall = %s AND id > %s ORDER BY id"
+_PRIORS = ("SELECT node, key, fingerprint, status, body, at FROM idempotency WHERE hall = %s AND (node, key) IN "
            "(SELECT r->>0, r->>1 FROM json_array_elements(%s::json) AS r)")
 _PRUNE = ("DELETE FROM idempotency WHERE ctid = ANY(ARRAY("
-          "SELECT ctid FROM idempotency WHERE at < %s LIMIT %s))")
+          "SELECT ctid FROM idempotency WHERE hall = %s AND at < %s LIMIT %s))")
+_LOCK = "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"  # (HALL_LOCK, hall): one lock per hall
 
 _STOP = object()
 
@@ -106,14 +117,17 @@ def pg_text(text: str) -> None:
 
 
 class PostgresStore(GroupCommitStore):
-    """One hall's log in a PostgreSQL database (the tables ``events``, ``idempotency``, ``servicehall_schema``)."""
+    """One hall's log in a PostgreSQL database (the tables ``events``, ``idempotency``, ``servicehall_schema``),
+    shared with the other halls of a city (``hall``: their rows, lock and wake-ups are apart) and with the
+    other instances serving that hall."""
 
     check_text = staticmethod(pg_text)
 
-    def __init__(self, url: PostgresUrl, *, lock_timeout_s: float = LOCK_TIMEOUT_S,
+    def __init__(self, url: PostgresUrl, *, hall: str = "", lock_timeout_s: float = LOCK_TIMEOUT_S,
                  write_timeout_s: float = WRITE_TIMEOUT_S, prune_chunk_rows: int = PRUNE_CHUNK_ROWS) -> None:
         super().__init__()
         self.url = url
+        self.hall = hall  # '' for a single-hall server (and every row of a database from before schema 2)
         self.lock_timeout_s = lock_timeout_s
         self.write_timeout_s = write_timeout_s
         self.prune_chunk_rows = prune_chunk_rows
@@ -154,7 +168,7 @@ class PostgresStore(GroupCommitStore):
         conn = await self._connect("writer")
         try:
             await self._migrate(conn)
-            cur = await conn.execute("SELECT COALESCE(MAX(id), 0) FROM events")
+            cur = await conn.execute("SELECT COALESCE(MAX(id), 0) FROM events WHERE hall = %s", (self.hall,))
             row = await cur.fetchone()
             self._last_id = int(row[0]) if row else 0
             self._reader = await self._connect("reader")
@@ -350,9 +364,9 @@ class PostgresStore(GroupCommitStore):
         """
         async with conn.pipeline():
             await conn.execute("BEGIN")
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (HALL_LOCK,))
-            events = await conn.execute(_CATCH_UP, (self._last_id,))
-            records = await conn.execute(_PRIORS, (json.dumps(slots),)) if slots else None
+            await conn.execute(_LOCK, (HALL_LOCK, self.hall))
+            events = await conn.execute(_READ, (self.hall, self._last_id))
+            records = await conn.execute(_PRIORS, (self.hall, json.dumps(slots))) if slots else None
             rows = await events.fetchall()
             kept = await records.fetchall() if records is not None else []
         priors = {(r[0], r[1]): IdempotencyRecord(*r) for r in kept}
@@ -371,16 +385,16 @@ class PostgresStore(GroupCommitStore):
         verdict = job.decider(priors.get(job.slot) if job.slot is not None else None)
         return Write(verdict.events, verdict.record, job.done, verdict)
 
-    @staticmethod
-    async def _transaction(conn: psycopg.AsyncConnection, plan: Plan) -> list[tuple[str, str]]:
+    async def _transaction(self, conn: psycopg.AsyncConnection, plan: Plan) -> list[tuple[str, str]]:
         """The batch's events and answers, the wake-up for the other instances, COMMIT: one round trip.
         Returns the (node, key) answers already kept."""
         records = [(r.node, r.key, r.fingerprint, r.status, r.body, r.at) for r in plan.records]
-        params = [json.dumps(table, ensure_ascii=False, allow_nan=False) for table in (plan.rows, records) if table]
+        params = [value for table in (plan.rows, records) if table
+                  for value in (self.hall, json.dumps(table, ensure_ascii=False, allow_nan=False))]
         async with conn.pipeline():
             cur = await conn.execute(_BATCH[bool(plan.rows), bool(records)], params) if params else None  # type: ignore[arg-type]
             if plan.rows:
-                await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(plan.next_id - 1)))
+                await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self.hall}:{plan.next_id - 1}"))
             await conn.execute("COMMIT")
             kept = {tuple(row) for row in await cur.fetchall()} if cur is not None and records else set()
         return [(r[0], r[1]) for r in records if r not in kept]
@@ -393,7 +407,7 @@ class PostgresStore(GroupCommitStore):
         try:
             conn = await self._session()
             async with asyncio.timeout(self.write_timeout_s), conn.transaction():
-                cur = await conn.execute(_PRUNE, (job.before, self.prune_chunk_rows))
+                cur = await conn.execute(_PRUNE, (self.hall, job.before, self.prune_chunk_rows))
                 deleted = cur.rowcount
         except (psycopg.Error, OSError, TimeoutError, StoreError) as err:  # no promise rests on a prune
             log.warning("pruning idempotency records before %s failed: %s", job.before, self._reason(err))
@@ -436,8 +450,7 @@ class PostgresStore(GroupCommitStore):
         raise AssertionError("unreachable")
 
     async def read_after(self, after_id: int, limit: int = 1000) -> list[Event]:
-        rows = await self._read("SELECT id, type, v, at, node, staff, data FROM events WHERE id > %s ORDER BY id "
-                                "LIMIT %s", (after_id, limit))
+        rows = await self._read(_READ + " LIMIT %s", (self.hall, after_id, limit))
         return [Event.from_row(*row) for row in rows]  # type: ignore[arg-type]
 
     # ---- following the others ----------------------------------------------------------------------
@@ -460,7 +473,8 @@ class PostgresStore(GroupCommitStore):
                         lost, backoff_s = False, FOLLOW_BACKOFF_S[0]
                     await self._follow()
                     async for note in conn.notifies():
-                        if note.payload.isdigit() and int(note.payload) > self._last_id:
+                        hall, _, last = note.payload.rpartition(":")
+                        if hall == self.hall and last.isdigit() and int(last) > self._last_id:
                             await self._follow()
                 finally:
                     with contextlib.suppress(psycopg.Error, OSError):
@@ -486,6 +500,6 @@ class PostgresStore(GroupCommitStore):
                 return
 
     async def load_idempotency(self, since: float) -> list[IdempotencyRecord]:
-        rows = await self._read("SELECT node, key, fingerprint, status, body, at FROM idempotency WHERE at >= %s",
-                                (since,))
+        rows = await self._read("SELECT node, key, fingerprint, status, body, at FROM idempotency "
+                                "WHERE hall = %s AND at >= %s", (self.hall, since))
         return [IdempotencyRecord(*row) for row in rows]  # type: ignore[arg-type]
