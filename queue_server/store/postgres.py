@@ -141,8 +141,8 @@ class PostgresStore(GroupCommitStore):
         self._last_id = 0  # the last event id this store knows in the log (its own, caught up, or at open)
 
     @classmethod
-    def from_url(cls, text: str) -> PostgresStore:
-        return cls(PostgresUrl.parse(text))
+    def from_url(cls, text: str, hall: str = "") -> PostgresStore:
+        return cls(PostgresUrl.parse(text), hall=hall)
 
     @property
     def where(self) -> str:

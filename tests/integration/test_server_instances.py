@@ -89,6 +89,7 @@ class Watcher:
     """A manager's event stream that follows the hall across instances, resuming after its last id."""
 
     home: int
+    hall: str = "demo"
     events: list[dict[str, Any]] = field(default_factory=list)
     connects: int = 0
     source: list[tuple[int, int]] = field(default_factory=list)
@@ -107,7 +108,7 @@ class Watcher:
                 await asyncio.sleep(0.05)
                 continue
             try:
-                async with session.ws_connect(f"{server.ws_url}?after={self.last}", headers=manager()) as ws:
+                async with session.ws_connect(f"{server.ws_url}?after={self.last}", headers=manager(self.hall)) as ws:
                     self.connects += 1
                     while not (until.done() and self.last >= until.result()):
                         try:
