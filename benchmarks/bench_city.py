@@ -1,17 +1,20 @@
-"""Several server instances of one hall on one PostgreSQL: durable issue + call-next, and event → stream latency.
+"""A city on one PostgreSQL: durable issue + call-next with 1, 2, 3 instances and 1, 10, 50 halls, vs SQLite.
 
-- Rounds: 1, 2, 3 instances of ``kiosk.cli serve --store postgresql://…`` (allday_hall.toml) on one database
-  created for the run (dropped after), and the SQLite single instance (``--data``) in the same run. Tables are
-  dropped between rounds, so every round starts from an empty log.
-- Load (a child process, aiohttp): bench_server_throughput.py's 10 clients (5 kiosks: issue + printed; 5 windows:
-  call-next + finish; an Idempotency-Key on every POST), each request sent to the next instance in turn, as a
-  round-robin load balancer would; so nearly every command on 2 or 3 instances catches up with events another
-  instance wrote. 500 tickets issued and windows 1-5 signed in before the clock starts.
-- Latency: 2 instances; a manager's WebSocket on instance B, 50 tickets/s issued on instance A; the time from
-  the POST's answer to the event's arrival on B (the cross-instance path: NOTIFY → LISTEN → log read → hub),
-  and for comparison on A itself.
+- Every server is ``kiosk.cli serve --city FILE`` (halls h1…hN: copies of allday_hall.toml with their own codes
+  and tokens, tests/support/city.py); PostgreSQL rounds put 1, 2 or 3 instances on one database, the SQLite
+  rounds run one instance (a log per hall under --data), in the same run. Tables are dropped between rounds.
+- PostgreSQL: a private cluster of the run's own (Debian's postgresql, in a temporary directory), DURABLE:
+  ``fsync=on``, ``synchronous_commit=on`` (the default), and ``max_connections=600`` because every hall's store
+  holds three sessions per instance (writer, reader, listener): 50 halls × 3 instances = 450.
+- Load (a child process, aiohttp), per hall: 1 kiosk (issue + printed) and 1 window (call-next + finish), or
+  bench_server_throughput.py's 5 + 5 for the one-hall rounds; an Idempotency-Key on every POST; every request to
+  the next instance in turn (a round-robin balancer), so with 2 or 3 instances nearly every command catches
+  up with events another instance wrote. Windows are signed in and 20 tickets per hall (100 for one hall)
+  issued before the clock starts.
+- Latency: one hall, 2 instances; a manager's WebSocket on instance B, 50 tickets/s issued on instance A; the
+  time from the POST's answer to the event's arrival on B (NOTIFY → LISTEN → log read → hub), and on A itself.
 - Nothing is pinned: 2 cores carry the instances, the load generator and PostgreSQL.
-Run: .venv/bin/python benchmarks/bench_city.py [--rounds 3] [--seconds 8]
+Run: .venv/bin/python benchmarks/bench_city.py [--rounds 2] [--seconds 5] [--halls 1,10,50]
 """
 
 from __future__ import annotations
@@ -30,17 +33,46 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench_server_support import ALLDAY, PYTHON, ROOT, child, free_port, machine, median, percentile
-from bench_server_throughput import KIOSKS, SERVICES, WARMUP_S, WINDOWS, prepare
+from bench_server_support import PYTHON, ROOT, child, free_port, machine, median, percentile
+from bench_server_throughput import SERVICES, WARMUP_S
 from bench_store_postgres import admin, settings
+
+from tests.support.city import hall_code, write_city
+from tests.support.postgres import PrivateCluster
 
 LATENCY_RATE = 50  # tickets/s issued during the latency round
 TABLES = "events, idempotency, servicehall_schema"
+DURABLE = "-c fsync=on -c full_page_writes=on -c max_connections=600"
+
+
+def clients_per_hall(halls: int) -> int:
+    return 5 if halls == 1 else 1
+
+
+async def prepare(base: str, halls: int) -> None:
+    """Sign each hall's windows in and fill its line before the clock starts."""
+    from aiohttp import ClientSession
+
+    per = clients_per_hall(halls)
+    fill = 100 if halls == 1 else 20
+    async with ClientSession() as session:
+
+        async def one(code: str) -> None:
+            for w in range(1, per + 1):
+                async with session.post(f"{base}/api/v1/windows/{w}/sign-in", json={"staff": f"s{w:03d}",
+                                        "pin": "123456"}, headers={"Authorization": f"Bearer {code}-window-{w}"}) as a:
+                    assert a.status == 200, await a.text()
+            for n in range(fill):
+                async with session.post(f"{base}/api/v1/tickets", json={"service": SERVICES[n % len(SERVICES)]},
+                                        headers={"Authorization": f"Bearer {code}-kiosk-{1 + n % per}"}) as a:
+                    assert a.status == 201, await a.text()
+
+        await asyncio.gather(*(one(hall_code(n)) for n in range(1, halls + 1)))
 
 
 # ----------------------------------------------------------------------------------------- the load (child)
-async def drive(bases: list[str], seconds: float, warmup_s: float) -> dict[str, Any]:
-    """10 clients over the instances in turn; latencies of requests that start and end inside the span."""
+async def drive(bases: list[str], halls: int, seconds: float, warmup_s: float) -> dict[str, Any]:
+    """Each hall's clients over the instances in turn; latencies of requests that start and end in the span."""
     from aiohttp import ClientSession, ClientTimeout, TCPConnector
 
     rng = random.Random(5)
@@ -64,16 +96,16 @@ async def drive(bases: list[str], seconds: float, warmup_s: float) -> dict[str, 
                 refused[str(status)] = refused.get(str(status), 0) + 1
             return status, text
 
-        async def kiosk(k: int) -> None:
-            token = f"demo-kiosk-{k}"
+        async def kiosk(code: str, k: int) -> None:
+            token = f"{code}-kiosk-{k}"
             while time.perf_counter() < stop_at:
                 body = json.dumps({"service": rng.choice(SERVICES)}).encode()
                 status, text = await post("/api/v1/tickets", token, body)
                 assert status == 201, text
                 await post(f"/api/v1/tickets/{json.loads(text)['id']}/printed", token, b"{}")
 
-        async def window(w: int) -> None:
-            token = f"demo-window-{w}"
+        async def window(code: str, w: int) -> None:
+            token = f"{code}-window-{w}"
             while time.perf_counter() < stop_at:
                 status, text = await post(f"/api/v1/windows/{w}/call-next", token, b"")
                 if status == 200:
@@ -81,8 +113,11 @@ async def drive(bases: list[str], seconds: float, warmup_s: float) -> dict[str, 
                 elif status != 404:
                     raise RuntimeError(f"call-next answered {status}: {text[:200]!r}")
 
-        await asyncio.gather(*(kiosk(k) for k in range(1, KIOSKS + 1)), *(window(w) for w in range(1, WINDOWS + 1)))
-    return {"ops": len(latencies), "rate": len(latencies) / seconds, "p50_ms": percentile(latencies, 50),
+        codes = [hall_code(n) for n in range(1, halls + 1)]
+        per = range(1, clients_per_hall(halls) + 1)
+        await asyncio.gather(*(kiosk(c, k) for c in codes for k in per), *(window(c, w) for c in codes for w in per))
+    rate = len(latencies) / seconds
+    return {"ops": len(latencies), "rate": rate, "per_hall": rate / halls, "p50_ms": percentile(latencies, 50),
             "p99_ms": percentile(latencies, 99), "refused": refused}
 
 
@@ -94,11 +129,11 @@ async def stream_latency(issue_on: str, watch_on: list[str], seconds: float) -> 
     arrived: dict[str, dict[str, float]] = {base: {} for base in watch_on}
     async with ClientSession() as session:
         async with session.get(f"{issue_on}/api/v1/health") as answer:
-            after = (await answer.json())["last_event_id"]
+            after = (await answer.json())["halls"]["h1"]["last_event_id"]
 
         async def watch(base: str) -> None:
             ws_url = base.replace("http://", "ws://") + f"/api/v1/events?after={after}"
-            async with session.ws_connect(ws_url, headers={"Authorization": "Bearer demo-manager"}) as ws:
+            async with session.ws_connect(ws_url, headers={"Authorization": "Bearer h1-manager"}) as ws:
                 ready.set()
                 async for message in ws:
                     event = json.loads(message.data)
@@ -113,7 +148,7 @@ async def stream_latency(issue_on: str, watch_on: list[str], seconds: float) -> 
         stop_at = time.perf_counter() + seconds
         while time.perf_counter() < stop_at:
             async with session.post(f"{issue_on}/api/v1/tickets", json={"service": "A01"},
-                                    headers={"Authorization": "Bearer demo-kiosk-1"}) as answer:
+                                    headers={"Authorization": "Bearer h1-kiosk-1"}) as answer:
                 ticket = (await answer.json())["id"]
                 answered[ticket] = time.perf_counter()
             await asyncio.sleep(1 / LATENCY_RATE)
@@ -131,76 +166,85 @@ def run_child(*argv: str, timeout_s: float) -> Any:
 
 # ----------------------------------------------------------------------------------------- rounds
 @contextlib.contextmanager
-def instances(tmp: Path, tag: str, count: int, store: str | None) -> Any:
-    """``count`` servers on ``store`` (None: one SQLite instance); yields their base URLs; all stopped after."""
+def instances(tmp: Path, tag: str, count: int, store: str | None, city: Path) -> Any:
+    """``count`` servers of ``city`` on ``store`` (None: SQLite); yields their base URLs; all stopped after."""
     with contextlib.ExitStack() as stack:
         bases = []
         for i in range(count):
             port = free_port()
-            argv = [PYTHON, "-m", "kiosk.cli", "serve", "--config", str(ALLDAY), "--data", str(tmp / f"{tag}-{i}"),
+            argv = [PYTHON, "-m", "kiosk.cli", "serve", "--city", str(city), "--data", str(tmp / f"{tag}-{i}"),
                     "--host", "127.0.0.1", "--port", str(port), *(["--store", store] if store else [])]
-            stack.enter_context(child(argv, port, log=tmp / f"{tag}-{i}.log"))
+            stack.enter_context(child(argv, port, log=tmp / f"{tag}-{i}.log", timeout_s=120))
             bases.append(f"http://127.0.0.1:{port}")
         yield bases
 
 
-def load_round(tmp: Path, tag: str, count: int, store: str | None, seconds: float) -> dict[str, Any]:
-    with instances(tmp, tag, count, store) as bases:
-        asyncio.run(prepare(bases[0]))
-        return run_child("--load", json.dumps(bases), str(seconds), timeout_s=seconds + 120)  # type: ignore[no-any-return]
+def load_round(tmp: Path, tag: str, count: int, store: str | None, city: Path, halls: int,
+               seconds: float) -> dict[str, Any]:
+    with instances(tmp, tag, count, store, city) as bases:
+        asyncio.run(prepare(bases[0], halls))
+        return run_child("--load", json.dumps(bases), str(halls), str(seconds),  # type: ignore[no-any-return]
+                         timeout_s=seconds + 300)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="a PostgreSQL where this run may create (and drops) a database of its own")
-    parser.add_argument("--load", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--halls", default="1,10,50")
+    parser.add_argument("--load", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--latency", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
-        print(json.dumps(asyncio.run(drive(json.loads(args.load[0]), float(args.load[1]), WARMUP_S))))
+        print(json.dumps(asyncio.run(drive(json.loads(args.load[0]), int(args.load[1]), float(args.load[2]),
+                                           WARMUP_S))))
         return
     if args.latency:
         print(json.dumps(asyncio.run(stream_latency(args.latency[0], json.loads(args.latency[1]),
                                                     float(args.latency[2])))))
         return
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin(args.admin_url, f'CREATE DATABASE "{name}"')
-    url = args.admin_url.rpartition("/")[0] + "/" + name
-    results: dict[str, list[dict[str, Any]]] = {"sqlite": [], "pg1": [], "pg2": [], "pg3": []}
-    lat: dict[str, list[float]] = {"same": [], "other": []}
+    hall_counts = [int(h) for h in args.halls.split(",")]
+    kinds = [("sqlite", 1), ("pg", 1), ("pg", 2), ("pg", 3)]
+    results: dict[tuple[int, str, int], list[dict[str, Any]]] = {(h, k, c): [] for h in hall_counts for k, c in kinds}
+    lat: dict[str, list[float]] = {}
+    cluster = PrivateCluster.create(DURABLE)
     try:
+        url = cluster.url
         with tempfile.TemporaryDirectory(prefix="bench-city-", dir=ROOT) as tmp_text:
             tmp = Path(tmp_text)
+            cities = {}
+            for halls in hall_counts:
+                (tmp / f"city-{halls}").mkdir()
+                cities[halls] = write_city(tmp / f"city-{halls}", halls)
             for n in range(args.rounds):
-                results["sqlite"].append(load_round(tmp, f"sqlite-{n}", 1, None, args.seconds))
-                for count in (1, 2, 3):
-                    admin(url, f"DROP TABLE IF EXISTS {TABLES}")
-                    results[f"pg{count}"].append(load_round(tmp, f"pg{count}-{n}", count, url, args.seconds))
-                print(f"round {n}: " + ", ".join(f"{k} {v[-1]['rate']:.0f}" for k, v in results.items()) + " ops/s",
-                      file=sys.stderr, flush=True)
+                for halls in hall_counts:
+                    for kind, count in kinds:
+                        admin(url, f"DROP TABLE IF EXISTS {TABLES}")
+                        result = load_round(tmp, f"{kind}{count}-{halls}-{n}", count, url if kind == "pg" else None,
+                                            cities[halls], halls, args.seconds)
+                        results[(halls, kind, count)].append(result)
+                        print(f"round {n}: {halls} halls, {kind} × {count}: {result['rate']:.0f} ops/s "
+                              f"(p99 {result['p99_ms']:.1f} ms, refused {result['refused']})", file=sys.stderr,
+                              flush=True)
             admin(url, f"DROP TABLE IF EXISTS {TABLES}")
-            with instances(tmp, "latency", 2, url) as bases:
-                asyncio.run(prepare(bases[0]))
-                got = run_child("--latency", bases[0], json.dumps(bases), str(args.seconds * args.rounds),
-                                timeout_s=args.seconds * args.rounds + 60)
+            with instances(tmp, "latency", 2, url, cities[hall_counts[0]]) as bases:
+                asyncio.run(prepare(bases[0], hall_counts[0]))
+                got = run_child("--latency", bases[0], json.dumps(bases), str(args.seconds * 2),
+                                timeout_s=args.seconds * 2 + 60)
                 lat["same"], lat["other"] = got[bases[0]], got[bases[1]]
         shown = settings(url)
     finally:
-        admin(args.admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cluster.destroy()
     print(machine())
-    print(f"PostgreSQL: {shown}; {args.rounds} rounds of {args.seconds:.0f} s (after {WARMUP_S:.0f} s warm-up), "
-          "nothing pinned")
-    labels = {"sqlite": "SQLite, 1 instance", "pg1": "PostgreSQL, 1 instance", "pg2": "PostgreSQL, 2 instances",
-              "pg3": "PostgreSQL, 3 instances"}
-    for key, label in labels.items():
-        rs = results[key]
+    print(f"PostgreSQL (private cluster): {shown}; {args.rounds} rounds of {args.seconds:.0f} s (after "
+          f"{WARMUP_S:.0f} s warm-up), nothing pinned")
+    for (halls, kind, count), rs in results.items():
+        label = f"{halls:2d} halls, {'SQLite' if kind == 'sqlite' else 'PostgreSQL'} × {count}"
         refused = sum(sum(r["refused"].values()) for r in rs)
-        print(f"{label:26s} ops/s {median([r['rate'] for r in rs]):7.0f}  "
-              f"p50 {median([r['p50_ms'] for r in rs]):6.2f} ms  p99 {median([r['p99_ms'] for r in rs]):6.2f} ms  "
-              f"refused {refused}  rounds: " + ", ".join(f"{r['rate']:.0f}" for r in rs))
+        print(f"{label:26s} ops/s {median([r['rate'] for r in rs]):7.0f}  per hall "
+              f"{median([r['per_hall'] for r in rs]):6.0f}  p50 {median([r['p50_ms'] for r in rs]):6.2f} ms  "
+              f"p99 {median([r['p99_ms'] for r in rs]):7.2f} ms  refused {refused}  rounds: "
+              + ", ".join(f"{r['rate']:.0f}" for r in rs))
     for key, label in (("same", "the issuing instance"), ("other", "another instance")):
         values = lat[key]
         print(f"answer → stream on {label:22s} n {len(values)}  p50 {percentile(values, 50):6.2f} ms"

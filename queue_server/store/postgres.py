@@ -28,6 +28,7 @@ import logging
 from collections.abc import Sequence
 
 import psycopg
+from psycopg import sql
 
 from queue_server.engine.events import Event
 from queue_server.store.base import Decider, IdempotencyRecord, NotDecided, StoreError, StoreUnavailable, Verdict
@@ -74,7 +75,8 @@ MIGRATIONS: tuple[str, ...] = (
 MIGRATION_LOCK = 0x5E_4A11  # advisory lock key serialising migrations of one database ("servicehall")
 
 HALL_LOCK = 0x5E_4A12  # advisory lock class of a hall's turn (with hashtext(hall)): whoever holds it decides
-CHANNEL = "servicehall_events"  # NOTIFY payload: "HALL:LAST_ID" of a commit (a wake-up; the log is the truth)
+CHANNEL = "servicehall_events:"  # + the hall: a channel per hall, so a commit wakes only that hall's listeners;
+# the payload is the commit's last event id (a wake-up: the log is the truth)
 TURN_MARGIN_S = 5.0  # a turn (connect, lock, catch-up) gets lock_timeout plus this before it is given up
 LOCK_TIMEOUT_S = 5.0  # how long a write waits for another session's lock before the batch fails
 WRITE_TIMEOUT_S = 30.0  # a batch not committed by then (a partitioned network) breaks the store (psycopg then
@@ -394,7 +396,7 @@ class PostgresStore(GroupCommitStore):
         async with conn.pipeline():
             cur = await conn.execute(_BATCH[bool(plan.rows), bool(records)], params) if params else None  # type: ignore[arg-type]
             if plan.rows:
-                await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self.hall}:{plan.next_id - 1}"))
+                await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL + self.hall, str(plan.next_id - 1)))
             await conn.execute("COMMIT")
             kept = {tuple(row) for row in await cur.fetchall()} if cur is not None and records else set()
         return [(r[0], r[1]) for r in records if r not in kept]
@@ -467,14 +469,13 @@ class PostgresStore(GroupCommitStore):
             try:
                 conn = await self._connect("listener")
                 try:
-                    await conn.execute(f"LISTEN {CHANNEL}")  # type: ignore[arg-type]  # our own constant
+                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL + self.hall)))
                     if lost:
                         log.info("the event log %s: following other instances again", self.where)
                         lost, backoff_s = False, FOLLOW_BACKOFF_S[0]
                     await self._follow()
                     async for note in conn.notifies():
-                        hall, _, last = note.payload.rpartition(":")
-                        if hall == self.hall and last.isdigit() and int(last) > self._last_id:
+                        if note.payload.isdigit() and int(note.payload) > self._last_id:
                             await self._follow()
                 finally:
                     with contextlib.suppress(psycopg.Error, OSError):
