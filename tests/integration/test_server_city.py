@@ -25,7 +25,7 @@ import pytest
 
 from tests.integration.server_support import ServerProcess, error_code, kiosk, sign_in
 from tests.integration.test_server_crash import Ledger, Op, WindowClient, check_promises
-from tests.integration.test_server_instances import Balancer, Watcher
+from tests.integration.test_server_instances import Balancer, Watcher, serving
 from tests.support.city import CITY_MANAGER, hall_code, write_city
 from tests.support.postgres import PrivateCluster
 from tests.support.waiting import until as until_true
@@ -47,15 +47,8 @@ def city(tmp_path: Path, private_cluster: PrivateCluster) -> Iterator[list[Serve
     """Three instances of a five-hall city on a cluster of the test's own (45 sessions: a shared server's
     connection budget is not ours to spend)."""
     city_file = write_city(tmp_path, HALLS)
-    servers = [ServerProcess(tmp_path / f"instance-{i}", store=private_cluster.url, city=city_file)
-               for i in range(1, INSTANCES + 1)]
-    try:
-        for server in servers:
-            server.start()
-        yield servers
-    finally:
-        for server in servers:
-            server.__exit__()
+    yield from serving([ServerProcess(tmp_path / f"instance-{i}", store=private_cluster.url, city=city_file)
+                        for i in range(1, INSTANCES + 1)])
 
 
 async def hall_heads(session: aiohttp.ClientSession, server: ServerProcess) -> dict[str, int]:

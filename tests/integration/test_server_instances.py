@@ -43,7 +43,11 @@ CONVERGE_S = 30.0  # bound on every instance and client reaching the log's end
 
 @pytest.fixture
 def instances(tmp_path: Path, pg_url: str) -> Iterator[list[ServerProcess]]:
-    servers = [ServerProcess(tmp_path / f"instance-{i}", store=pg_url) for i in range(1, INSTANCES + 1)]
+    yield from serving([ServerProcess(tmp_path / f"instance-{i}", store=pg_url) for i in range(1, INSTANCES + 1)])
+
+
+def serving(servers: list[ServerProcess]) -> Iterator[list[ServerProcess]]:
+    """Start every server, yield them, and stop (or kill) every one however the test ends."""
     try:
         for server in servers:
             server.start()
