@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_server_support import PYTHON, ROOT, child, free_port, machine, median, percentile
-from bench_server_throughput import SERVICES, WARMUP_S
+from bench_server_throughput import SERVICES, WARMUP_S, process_cpu_s
 from bench_store_postgres import admin, settings
 
 from tests.support.city import hall_code, write_city
@@ -169,22 +169,52 @@ def run_child(*argv: str, timeout_s: float) -> Any:
 def instances(tmp: Path, tag: str, count: int, store: str | None, city: Path) -> Any:
     """``count`` servers of ``city`` on ``store`` (None: SQLite); yields their base URLs; all stopped after."""
     with contextlib.ExitStack() as stack:
-        bases = []
+        bases, pids = [], []
         for i in range(count):
             port = free_port()
             argv = [PYTHON, "-m", "kiosk.cli", "serve", "--city", str(city), "--data", str(tmp / f"{tag}-{i}"),
                     "--host", "127.0.0.1", "--port", str(port), *(["--store", store] if store else [])]
-            stack.enter_context(child(argv, port, log=tmp / f"{tag}-{i}.log", timeout_s=120))
+            pids.append(stack.enter_context(child(argv, port, log=tmp / f"{tag}-{i}.log", timeout_s=120)).pid)
             bases.append(f"http://127.0.0.1:{port}")
-        yield bases
+        yield bases, pids
+
+
+def cluster_pids(cluster: PrivateCluster) -> list[int]:
+    """The private cluster's postmaster and its children (backends, WAL writer …), from /proc."""
+    postmaster = int((cluster.root / "data" / "postmaster.pid").read_text().split()[0])
+    pids = [postmaster]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == postmaster:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def cpu_s(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += process_cpu_s(pid)
+    return total
 
 
 def load_round(tmp: Path, tag: str, count: int, store: str | None, city: Path, halls: int,
-               seconds: float) -> dict[str, Any]:
-    with instances(tmp, tag, count, store, city) as bases:
+               seconds: float, cluster: PrivateCluster) -> dict[str, Any]:
+    """One measured run; adds the CPU per acknowledged request of the instances and of PostgreSQL."""
+    with instances(tmp, tag, count, store, city) as (bases, pids):
         asyncio.run(prepare(bases[0], halls))
-        return run_child("--load", json.dumps(bases), str(halls), str(seconds),  # type: ignore[no-any-return]
-                         timeout_s=seconds + 300)
+        pg = cluster_pids(cluster)  # its backends for our sessions exist by now
+        before = (cpu_s(pids), cpu_s(pg))
+        result: dict[str, Any] = run_child("--load", json.dumps(bases), str(halls), str(seconds),
+                                           timeout_s=seconds + 300)
+        after = (cpu_s(pids), cpu_s(pg))
+    requests = result["rate"] * (seconds + WARMUP_S)  # the load ran warm-up + seconds at about that rate
+    result["server_ms"] = (after[0] - before[0]) * 1000 / requests
+    result["pg_ms"] = (after[1] - before[1]) * 1000 / requests
+    return result
 
 
 def main() -> None:
@@ -221,13 +251,13 @@ def main() -> None:
                     for kind, count in kinds:
                         admin(url, f"DROP TABLE IF EXISTS {TABLES}")
                         result = load_round(tmp, f"{kind}{count}-{halls}-{n}", count, url if kind == "pg" else None,
-                                            cities[halls], halls, args.seconds)
+                                            cities[halls], halls, args.seconds, cluster)
                         results[(halls, kind, count)].append(result)
                         print(f"round {n}: {halls} halls, {kind} × {count}: {result['rate']:.0f} ops/s "
                               f"(p99 {result['p99_ms']:.1f} ms, refused {result['refused']})", file=sys.stderr,
                               flush=True)
             admin(url, f"DROP TABLE IF EXISTS {TABLES}")
-            with instances(tmp, "latency", 2, url, cities[hall_counts[0]]) as bases:
+            with instances(tmp, "latency", 2, url, cities[hall_counts[0]]) as (bases, _):
                 asyncio.run(prepare(bases[0], hall_counts[0]))
                 got = run_child("--latency", bases[0], json.dumps(bases), str(args.seconds * 2),
                                 timeout_s=args.seconds * 2 + 60)
@@ -243,7 +273,9 @@ def main() -> None:
         refused = sum(sum(r["refused"].values()) for r in rs)
         print(f"{label:26s} ops/s {median([r['rate'] for r in rs]):7.0f}  per hall "
               f"{median([r['per_hall'] for r in rs]):6.0f}  p50 {median([r['p50_ms'] for r in rs]):6.2f} ms  "
-              f"p99 {median([r['p99_ms'] for r in rs]):7.2f} ms  refused {refused}  rounds: "
+              f"p99 {median([r['p99_ms'] for r in rs]):7.2f} ms  CPU/request: instances "
+              f"{median([r['server_ms'] for r in rs]):.2f} ms, PostgreSQL {median([r['pg_ms'] for r in rs]):.2f} ms  "
+              f"refused {refused}  rounds: "
               + ", ".join(f"{r['rate']:.0f}" for r in rs))
     for key, label in (("same", "the issuing instance"), ("other", "another instance")):
         values = lat[key]

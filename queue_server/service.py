@@ -174,8 +174,7 @@ class HallService(TicketDesk, RatingDesk, CaseDesk, AppointmentDesk, StatsDesk, 
         the domains (no-shows, overdue cases, alerts); only what they decide becomes events."""
         now = self._now()
         if self.broken is None:
-            await self.run(self.engine.tick)
-            await self.watch_nodes()  # node silence: heartbeats are in memory, the engine decides on them
+            await self.run(self.time_passes)
         if now - self._last_prune >= PRUNE_EVERY_S:
             self._last_prune = now
             await self._prune_idempotency(now - IDEMPOTENCY_HORIZON_S)
@@ -231,15 +230,21 @@ class HallService(TicketDesk, RatingDesk, CaseDesk, AppointmentDesk, StatsDesk, 
                     still.append((event_id, waiter))
             self._waiters = still
 
+    async def fresh(self) -> None:
+        """Before a read: on a log other instances share, apply what they wrote first (a client reads its own
+        writes whichever instance answers: a ticket issued on one is found on the next); nothing for SQLite.
+        A failed read of the log leaves the answer to what is applied here."""
+        try:
+            await self.store.refresh()
+        except StoreError as err:
+            log.warning("could not read the event log before answering a read: %s", err)
+
     async def catch_up_to(self, event_id: int) -> None:
         """Before serving a client that resumes after ``event_id``: if this instance has not applied that far
         (the client came from another instance of a shared log), read the log once; a failed read leaves the
         answer to what is applied here."""
         if event_id > self.last_durable_id:
-            try:
-                await self.store.refresh()
-            except StoreError as err:
-                log.warning("could not read the event log to resume a client after event %d: %s", event_id, err)
+            await self.fresh()
 
     async def _durable(self, event_id: int) -> None:
         """Wait until the log holds every event up to ``event_id`` (the basis of an answer)."""
@@ -356,6 +361,7 @@ class HallService(TicketDesk, RatingDesk, CaseDesk, AppointmentDesk, StatsDesk, 
 
     async def read(self, present: Callable[[], Answer]) -> Answer:
         """Answer a read from the picture now, sent once everything it shows is durable."""
+        await self.fresh()
         answer = present()
         await self._durable(self.engine.last_event_id)
         return answer
