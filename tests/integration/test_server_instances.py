@@ -241,3 +241,16 @@ async def test_an_instance_without_the_halls_lock_decides_nothing(instances: lis
             assert status == 201, raw
             assert json.loads(raw)["number"] == f"A{n + 2:03d}"
             assert (await health(session, server))["status"] == "ok"
+
+
+async def test_a_ticket_issued_on_one_instance_is_read_on_the_next(instances: list[ServerProcess]) -> None:
+    """Read-your-writes behind a balancer: the next instance applies the log before it answers a read."""
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+        for i in range(30):
+            writer, reader = instances[i % INSTANCES], instances[(i + 1) % INSTANCES]
+            async with session.post(f"{writer.url}/api/v1/tickets", headers=kiosk(1), json={"service": "A01"}) as ans:
+                assert ans.status == 201, await ans.text()
+                ticket = await ans.json()
+            async with session.get(f"{reader.url}/api/v1/tickets/{ticket['id']}", headers=kiosk(2)) as ans:
+                assert ans.status == 200, (i, await ans.text())
+                assert (await ans.json())["number"] == ticket["number"]
