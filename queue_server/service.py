@@ -2,9 +2,11 @@
 this module is the machinery they share). It runs engine commands, makes their events durable, then answers
 and broadcasts.
 
-Order of a command: the engine decides and applies in memory (no await in between, so two windows can
-never pick the same ticket), the answer is presented from that same instant, the events go to the
-store's group commit, and only when they are on disk is the request answered and the event broadcast.
+Order of a command: at the store's turn (at once for SQLite; under the hall's lock after catching up with
+the other instances for a shared PostgreSQL log) the engine decides and applies in memory (no await in
+between, so two windows can never pick the same ticket), the answer is presented from that same instant,
+the events go to the store's group commit, and only when they are on disk is the request answered and the
+event broadcast.
 Reads and refusals rest on durable events too: they are computed at once and sent when the commit in
 flight that they depend on is on disk. If the log cannot be written, the in-memory picture is ahead of
 the disk, so the service refuses every further command (fail-stop) until a restart replays the log.
@@ -62,6 +64,8 @@ class StoreFailed(QueueError):
 
 
 class StoreUnreachable(QueueError):
+    """The shared log could not give this command its turn (lock, session): nothing was decided; retry."""
+
     def __init__(self, reason: str) -> None:
         super().__init__("store_unavailable", "系统存储暂时不可用，请稍后重试",
                          f"the event log cannot be reached ({reason}); nothing was decided, try again", 503)

@@ -1,16 +1,19 @@
-"""The event log in PostgreSQL: one writer connection with group commit, the same promises as SQLite.
+"""The event log in PostgreSQL, shared by the instances serving a hall and by the halls of a city.
 
-Requests queue their events; one writer task takes everything queued since its last commit and writes it
-in one transaction (one statement, ``INSERT … SELECT FROM json_array_elements(…)`` into both tables, whatever
-the batch size: one round trip), and only after its COMMIT returns (``synchronous_commit`` as the database is
-configured: on by default, so flushed to its WAL) is any request answered. The checks before the
-transaction and the bookkeeping after it are ``store/batch.py``'s, shared with SQLite.
+Commands queue their deciders; one writer task per hall takes everything queued since its last turn and
+runs one turn (``_commit``): BEGIN, the hall's advisory lock, the events other instances appended and the
+answers kept for the batch's keys (one pipelined round trip); then the engine decides every command on the
+complete picture; then the events and answers in one statement, a NOTIFY on the hall's channel and COMMIT
+(a second round trip). Only after the COMMIT returns (``synchronous_commit`` as the database is configured)
+is any request answered. The checks before the write and the bookkeeping after it are ``store/batch.py``'s,
+shared with SQLite. A listener task per hall reads what others appended when woken (docs/city-scale.md).
 
-A lost database is fail-stop, not a reconnect: a COMMIT whose answer never came may or may not be durable,
-and the engine has already counted its event ids, so only a replay of what the database really holds can
-say where the log stands. The store refuses every write from the first failure on; the supervisor's
-restart is the replay (and a retrying kiosk then finds its answer, if that COMMIT did land). Reads (replay
-pages, a WebSocket's catch-up) carry no promise and reconnect once on a fresh connection.
+A turn that fails before deciding (the lock not free within ``lock_timeout``, the session lost, the database
+away) decided nothing: those requests are refused with NotDecided and the next turn opens a new session. A
+COMMIT whose answer never came may or may not be durable, and the engine has already counted its event ids:
+that is fail-stop, the store refuses every write from then on, and the supervisor's restart is the replay (a
+retrying kiosk then finds its answer, if that COMMIT did land). Reads (replay pages, a WebSocket's catch-up)
+carry no promise and reconnect once on a fresh connection.
 
 The schema is the server's own: ``servicehall_schema`` holds its version and each start applies the missing
 migrations in one transaction under an advisory lock, so two servers starting at once migrate once.
