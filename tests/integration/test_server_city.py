@@ -25,7 +25,7 @@ import pytest
 
 from tests.integration.server_support import ServerProcess, error_code, kiosk, sign_in
 from tests.integration.test_server_crash import Ledger, Op, WindowClient, check_promises
-from tests.integration.test_server_instances import Balancer, Watcher, serving
+from tests.integration.test_server_instances import Balancer, Watcher, kill_and_restart, serving
 from tests.support.city import CITY_MANAGER, hall_code, write_city
 from tests.support.postgres import PrivateCluster
 from tests.support.waiting import until as until_true
@@ -105,13 +105,8 @@ async def test_three_instances_five_halls_one_killed(city: list[ServerProcess]) 
                 else:
                     acked()
 
-        async def kill_and_restart() -> None:
-            await kill_now.wait()
-            victim.kill()
-            await asyncio.to_thread(victim.start)
-
         issuing = asyncio.gather(*(kiosk_client(code, k) for code in codes for k in KIOSKS))
-        crash = asyncio.create_task(kill_and_restart())
+        crash = asyncio.create_task(kill_and_restart(kill_now, victim))
         serving = asyncio.gather(*(window_client(code, WindowClient(n, hall=code)) for code in codes for n in WINDOWS))
         await asyncio.wait_for(asyncio.gather(issuing, serving, crash), 120)
         assert victim.starts == 2, "the victim was not killed and restarted"

@@ -88,6 +88,13 @@ class Balancer:
         raise AssertionError(f"{op} was refused by every instance {ATTEMPTS} times")
 
 
+async def kill_and_restart(now: asyncio.Event, victim: ServerProcess) -> None:
+    """kill -9 the victim once ``now`` is set (mid-burst), then start it again on the same log."""
+    await now.wait()
+    victim.kill()
+    await asyncio.to_thread(victim.start)
+
+
 @dataclass
 class Watcher:
     """A manager's event stream that follows the hall across instances, resuming after its last id."""
@@ -173,13 +180,8 @@ async def test_three_instances_one_killed_lose_and_double_nothing(instances: lis
                 else:
                     acked()
 
-        async def kill_and_restart() -> None:
-            await kill_now.wait()
-            victim.kill()
-            await asyncio.to_thread(victim.start)
-
         issuing = asyncio.gather(*(kiosk_client(k) for k in KIOSKS))
-        crash = asyncio.create_task(kill_and_restart())
+        crash = asyncio.create_task(kill_and_restart(kill_now, victim))
         serving = asyncio.gather(*(window_client(WindowClient(n)) for n in WINDOWS))
         await asyncio.wait_for(asyncio.gather(issuing, serving, crash), 120)
         assert victim.starts == 2, "the victim was not killed and restarted"
