@@ -157,3 +157,20 @@ async def check_city_scope(session: aiohttp.ClientSession, server: ServerProcess
     async with session.get(f"{server.url}/api/v1/stats", headers={"Authorization": "Bearer nobody-at-all"}) as ans:
         assert ans.status == 401
         assert error_code(await ans.json()) == "unauthorized"
+
+
+async def test_a_city_on_sqlite_keeps_each_halls_log_apart(tmp_path: Path) -> None:
+    """One instance without --store: a log per hall under --data; numbering is per hall."""
+    city_file = write_city(tmp_path, 2)
+    with ServerProcess(tmp_path / "data", city=city_file) as server:
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+            numbers = {}
+            for code in ("h1", "h2"):
+                async with session.post(f"{server.url}/api/v1/tickets", headers=kiosk(1, hall=code),
+                                        json={"service": "A01"}) as answer:
+                    assert answer.status == 201, await answer.text()
+                    numbers[code] = (await answer.json())["number"]
+            assert numbers == {"h1": "A001", "h2": "A001"}
+            heads = await hall_heads(session, server)
+            assert heads["h1"] == heads["h2"] > 0, heads  # the same events in each hall's own log
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["h1", "h2"]
