@@ -4,7 +4,7 @@ Every hall keeps the whole single-hall application (service, store, hub, routes)
 a request goes to the hall whose node its bearer token (or ``?token=`` on a WebSocket) belongs to, so the
 node-facing API is the same paths as before and a node needs no hall in its URLs. The city's own routes
 come after the halls: ``GET /api/v1/health`` (every hall's, for a load balancer) and, for the city manager's
-token, ``GET /api/v1/stats`` across halls. Anything else answers 401.
+token, ``GET /api/v1/stats`` and ``GET /api/v1/reports`` across halls. Anything else answers 401.
 
 Not served in a city: the console (its sign-in cookie names no hall) and the public routes without a token
 (the OpenAPI document, a citizen's ticket page); they stay with a hall's own single-hall server.
@@ -25,6 +25,7 @@ from config.city import City
 from config.model import Hall, Node, NodeRole
 from config.secrets import hash_token
 from queue_server.api.errors import ApiError, bad_request, error_middleware, text_middleware
+from queue_server.api.reports import report_params
 from queue_server.app import MAX_BODY_BYTES, create_app
 from queue_server.engine.figures import SCOPES
 from queue_server.keys import SERVICE
@@ -75,6 +76,7 @@ def create_city_app(city: City, stores: dict[str, EventStore], *,
     app[HALLS] = halls
     app.router.add_get("/api/v1/health", city_health)
     app.router.add_get("/api/v1/stats", city_stats)
+    app.router.add_get("/api/v1/reports", city_reports)
     app.router.add_route("*", "/{tail:.*}", unknown_token)
     return app
 
@@ -94,11 +96,16 @@ async def city_health(request: web.Request) -> web.Response:
     return web.json_response(body, status=503 if failed else 200)
 
 
-async def city_stats(request: web.Request) -> web.Response:
-    """The city manager's figures: ``GET /api/v1/stats?scope=&from=&to=`` of every hall, side by side."""
+def _city_manager(request: web.Request) -> City:
     city = request.app[CITY]
     if not city.manager_token_hash or bearer_hash(request) != city.manager_token_hash:
         raise _unknown()
+    return city
+
+
+async def city_stats(request: web.Request) -> web.Response:
+    """The city manager's figures: ``GET /api/v1/stats?scope=&from=&to=`` of every hall, side by side."""
+    city = _city_manager(request)
     scope = request.query.get("scope", "hall")
     if scope not in SCOPES:
         raise bad_request(f"scope must be one of {', '.join(SCOPES)}", "统计范围无效", "invalid_scope", "scope")
@@ -110,6 +117,21 @@ async def city_stats(request: web.Request) -> web.Response:
     for (code, service), answer in zip(by_hall.items(), answers, strict=True):
         halls.append({"hall": code, "name": service.hall.name, **json.loads(answer.body)})
     return web.json_response({"city": city.name, "scope": scope, "halls": halls})
+
+
+async def city_reports(request: web.Request) -> web.Response:
+    """The city manager's report: ``GET /api/v1/reports?period=&date=&by=`` of every hall, side by side (JSON;
+    a hall's CSV and XLSX exports stay with that hall's manager)."""
+    city = _city_manager(request)
+    q = report_params(request)
+    if request.query.get("format", "json") != "json":
+        raise bad_request("a city report is JSON only (format=json)", "全市报表仅提供 JSON", "invalid_format", "format")
+    by_hall = services(request.app)
+    bodies = await asyncio.gather(*(s.report(q.period, q.day, q.by) for s in by_hall.values()))
+    halls = [{"hall": code, "name": s.hall.name, **body}
+             for (code, s), body in zip(by_hall.items(), bodies, strict=True)]
+    return web.json_response({"city": city.name, "period": q.period, "by": q.by, "halls": halls},
+                             dumps=functools.partial(json.dumps, ensure_ascii=False))
 
 
 async def unknown_token(request: web.Request) -> web.Response:

@@ -150,6 +150,16 @@ async def check_city_scope(session: aiohttp.ClientSession, server: ServerProcess
         body: dict[str, Any] = await ans.json()
     assert [h["hall"] for h in body["halls"]] == codes
     assert all(h["scope"] == "hall" and h["rows"] for h in body["halls"])
+    city_manager = {"Authorization": f"Bearer {CITY_MANAGER}"}
+    async with session.get(f"{server.url}/api/v1/reports", headers=city_manager,
+                           params={"period": "day", "by": "service"}) as ans:
+        assert ans.status == 200, await ans.text()
+        report: dict[str, Any] = await ans.json()
+    assert [h["hall"] for h in report["halls"]] == codes and report["by"] == "service"
+    assert {h["hall"]: h["totals"]["handled"] for h in report["halls"]} == {
+        code: len(ledger.finished) for code, ledger in ledgers.items()}, "the city report disagrees with the halls"
+    async with session.get(f"{server.url}/api/v1/reports", headers=city_manager, params={"period": "week!"}) as ans:
+        assert ans.status == 400 and error_code(await ans.json()) == "invalid_period"
     async with session.get(f"{server.url}/api/v1/stats", headers={"Authorization": "Bearer h2-manager"}) as ans:
         assert ans.status == 200, await ans.text()
         own = await ans.json()
