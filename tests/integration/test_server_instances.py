@@ -256,3 +256,24 @@ async def test_a_ticket_issued_on_one_instance_is_read_on_the_next(instances: li
             async with session.get(f"{reader.url}/api/v1/tickets/{ticket['id']}", headers=kiosk(2)) as ans:
                 assert ans.status == 200, (i, await ans.text())
                 assert (await ans.json())["number"] == ticket["number"]
+
+
+async def test_an_idempotency_key_is_honoured_by_every_instance(instances: list[ServerProcess]) -> None:
+    """The answer kept by one instance is the answer of the others, byte for byte, even at the same moment;
+    the same key with another body is refused on every instance."""
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+        for i in range(10):
+            op = Op("issue", "/api/v1/tickets", kiosk(3, f"same-{i}"), {"service": "B01"})
+            first = await send(session, instances[i % INSTANCES].url, op)
+            assert first[0] == 201, first
+            again = await asyncio.gather(*(send(session, s.url, op) for s in instances))
+            assert all(answer == first for answer in again), (i, first, again)
+            other = Op("issue", "/api/v1/tickets", kiosk(3, f"same-{i}"), {"service": "C01"})
+            status, raw = await send(session, instances[(i + 1) % INSTANCES].url, other)
+            assert status == 422 and error_code(json.loads(raw)) == "idempotency_key_reused", (status, raw)
+        together = Op("issue", "/api/v1/tickets", kiosk(4, "together"), {"service": "A01"})
+        answers = await asyncio.gather(*(send(session, s.url, together) for s in instances for _ in range(3)))
+        assert len(set(answers)) == 1 and answers[0][0] == 201, answers
+        log = await read_log(session, instances[0])
+        issued = [e for e in log if e["type"] == "ticket.issued" and e["node"] in ("kiosk-3", "kiosk-4")]
+        assert len(issued) == 11, "a retried key issued a second ticket"
