@@ -208,6 +208,8 @@ async def test_three_instances_one_killed_lose_and_double_nothing(instances: lis
         for slot, seqs in per_service.items():
             assert sorted(seqs) == list(range(1, len(seqs) + 1)), (seed, slot, sorted(seqs))
         assert ledger.finished == set(ledger.issued), "a ticket was left unserved"
+        rolled = [e["data"] for e in log if e["type"] == "day.rolled"]  # every instance ticks each second
+        assert len(rolled) == 1, rolled  # the day opened once, not once per instance
         for watcher in watchers:
             ids = [e["id"] for e in watcher.events]
             gap = next((i for i, e in enumerate(ids) if e != i + 1), None)
