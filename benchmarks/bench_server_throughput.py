@@ -97,7 +97,7 @@ def instrumented_server(stats_path: str, argv: list[str]) -> int:
     from queue_server.store.sqlite import SqliteStore
 
     counts = {"commits": 0, "requests": 0, "events": 0}
-    original, original_pg = SqliteStore._commit, PostgresStore._commit
+    original, original_pg = SqliteStore._commit, PostgresStore._transaction
 
     def count(batch: list[Any]) -> None:  # in the store's writer (thread or task) only
         if batch:
@@ -109,12 +109,12 @@ def instrumented_server(stats_path: str, argv: list[str]) -> int:
         count(batch)
         original(self, conn, batch)
 
-    async def counted_pg(self: PostgresStore, conn: Any, batch: list[Any]) -> None:  # bench_store_postgres.py's
-        count(batch)
-        await original_pg(self, conn, batch)
+    async def counted_pg(self: PostgresStore, conn: Any, plan: Any) -> list[tuple[str, str]]:  # decided, as written
+        count(plan.ready)
+        return await original_pg(self, conn, plan)
 
     SqliteStore._commit = counted  # type: ignore[method-assign]
-    PostgresStore._commit = counted_pg  # type: ignore[method-assign]
+    PostgresStore._transaction = counted_pg  # type: ignore[method-assign]
     if os.environ.get("BENCH_FEATURES") == "off":  # the A/B of --features-ab: figures and alert rules off
         import functools
 

@@ -12,8 +12,10 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the queue server for one hall")
-    serve.add_argument("--config", required=True, help="hall TOML file")
+    serve = sub.add_parser("serve", help="run the queue server for one hall (or every hall of a city)")
+    which = serve.add_mutually_exclusive_group(required=True)
+    which.add_argument("--config", help="hall TOML file")
+    which.add_argument("--city", metavar="FILE", help="city TOML file naming the halls to serve (see config/city.py)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--data", default="data", help="directory for the SQLite event log")

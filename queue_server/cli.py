@@ -1,4 +1,4 @@
-"""``servicehall serve``: run one hall's queue server until SIGINT/SIGTERM, then shut down cleanly.
+"""``servicehall serve``: run one hall's queue server (or a city's halls, ``--city``) until SIGINT/SIGTERM.
 
 Served through ``ApiRunner`` (aiohttp's ``AppRunner`` whose low-level refusals are JSON) rather than
 ``web.run_app``; the shutdown is the same: stop listening, close idle connections, ``on_shutdown`` (the
@@ -16,9 +16,11 @@ import sys
 
 from aiohttp import web
 
+from config.city import load_city
 from config.loader import ConfigError, load_hall
 from queue_server.api.protocol import ApiRunner
 from queue_server.app import create_app
+from queue_server.city import create_city_app
 from queue_server.start_failure import StartFailed
 from queue_server.store.url import StoreUrlError, open_store
 
@@ -31,18 +33,21 @@ KEEPALIVE_TIMEOUT_S = 75.0  # web.run_app's default, kept
 def serve(args: argparse.Namespace) -> int:
     """Load the hall, build the app and serve; 0 after a clean stop, 1 if it could not start."""
     try:
-        hall = load_hall(args.config)
-    except ConfigError as err:
+        if getattr(args, "city", None):
+            city = load_city(args.city)
+            stores = {hall.code: open_store(args.store, args.data, hall.code) for hall in city.halls}
+            app = create_city_app(city, stores)
+            name = f"{city.name} ({len(city.halls)} halls)"
+            where = next(iter(stores.values())).where if args.store else f"{args.data}/HALL"
+        else:
+            hall = load_hall(args.config)
+            store = open_store(args.store, args.data)
+            app, name, where = create_app(hall, store=store), hall.name, store.where
+    except (ConfigError, StoreUrlError) as err:
         print(err, file=sys.stderr)
         return 1
     try:
-        store = open_store(args.store, args.data)
-    except StoreUrlError as err:
-        print(err, file=sys.stderr)
-        return 1
-    app = create_app(hall, store=store)
-    try:
-        asyncio.run(_serve(app, args.host, args.port, hall.name, store.where))
+        asyncio.run(_serve(app, args.host, args.port, name, where))
     except StartFailed as err:
         log.error("cannot start: %s", err)
         return 1

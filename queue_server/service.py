@@ -2,9 +2,11 @@
 this module is the machinery they share). It runs engine commands, makes their events durable, then answers
 and broadcasts.
 
-Order of a command: the engine decides and applies in memory (no await in between, so two windows can
-never pick the same ticket), the answer is presented from that same instant, the events go to the
-store's group commit, and only when they are on disk is the request answered and the event broadcast.
+Order of a command: at the store's turn (at once for SQLite; under the hall's lock after catching up with
+the other instances for a shared PostgreSQL log) the engine decides and applies in memory (no await in
+between, so two windows can never pick the same ticket), the answer is presented from that same instant,
+the events go to the store's group commit, and only when they are on disk is the request answered and the
+event broadcast.
 Reads and refusals rest on durable events too: they are computed at once and sent when the commit in
 flight that they depend on is on disk. If the log cannot be written, the in-memory picture is ahead of
 the disk, so the service refuses every further command (fail-stop) until a restart replays the log.
@@ -40,7 +42,7 @@ from queue_server.engine.decision import Decision
 from queue_server.engine.engine import QueueEngine
 from queue_server.engine.errors import QueueError
 from queue_server.engine.events import Event
-from queue_server.store.base import EventStore, IdempotencyRecord, StoreError
+from queue_server.store.base import EventStore, IdempotencyRecord, NotDecided, StoreError, Verdict
 from queue_server.ws.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,14 @@ class StoreFailed(QueueError):
                          503)
 
 
+class StoreUnreachable(QueueError):
+    """The shared log could not give this command its turn (lock, session): nothing was decided; retry."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("store_unavailable", "系统存储暂时不可用，请稍后重试",
+                         f"the event log cannot be reached ({reason}); nothing was decided, try again", 503)
+
+
 class HallService(TicketDesk, RatingDesk, CaseDesk, AppointmentDesk, StatsDesk, AlertsDesk, NodesDesk, AuditDesk,
                   CertificatesDesk):
     """One hall's engine, log and hub, and the idempotency memory of its API."""
@@ -75,7 +85,7 @@ class HallService(TicketDesk, RatingDesk, CaseDesk, AppointmentDesk, StatsDesk, 
         self.broken: str | None = None
         self.damage: list[str] = []  # what a replay found wrong with the log, in words
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
-        self._inflight: dict[tuple[str, str], tuple[asyncio.Future[None], IdempotencyRecord]] = {}
+        self._inflight: dict[tuple[str, str], asyncio.Future[Verdict]] = {}
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._ticker: asyncio.Task[None] | None = None
         self._clock_behind = False
@@ -83,6 +93,7 @@ class HallService(TicketDesk, RatingDesk, CaseDesk, AppointmentDesk, StatsDesk, 
         self._decoy_pin_hash = hash_pin(secrets.token_hex(8))  # unknown staff ids cost one KDF too
         self._staff = {s.id: s for s in hall.staff}
         store.on_durable = self._on_durable
+        store.on_catch_up = self._caught_up
 
     # ================================================================ life cycle
     async def start(self) -> None:
@@ -94,6 +105,7 @@ class HallService(TicketDesk, RatingDesk, CaseDesk, AppointmentDesk, StatsDesk, 
             self._idempotency[(record.node, record.key)] = record
         log.info("replayed %d events in %.3f s; last event %d", count, time.perf_counter() - started,
                  self.last_durable_id)
+        await self.store.follow()
         self._last_prune = self.clock()  # load_idempotency already left out what is past the horizon
         self._ticker = asyncio.create_task(self._tick_loop(), name="hall tick")
         self._start_stats_feed()
@@ -166,8 +178,7 @@ class HallService(TicketDesk, RatingDesk, CaseDesk, AppointmentDesk, StatsDesk, 
         the domains (no-shows, overdue cases, alerts); only what they decide becomes events."""
         now = self._now()
         if self.broken is None:
-            await self.run(self.engine.tick)
-            await self.watch_nodes()  # node silence: heartbeats are in memory, the engine decides on them
+            await self.run(self.time_passes)
         if now - self._last_prune >= PRUNE_EVERY_S:
             self._last_prune = now
             await self._prune_idempotency(now - IDEMPOTENCY_HORIZON_S)
@@ -200,6 +211,16 @@ class HallService(TicketDesk, RatingDesk, CaseDesk, AppointmentDesk, StatsDesk, 
         return now
 
     # ================================================================ durability
+    def _caught_up(self, events: Sequence[Event]) -> None:
+        """Events another instance made durable: applied in log order (what is applied already is skipped),
+        then published as this instance's own are."""
+        fresh = [e for e in events if e.id > self.engine.last_event_id]
+        if not fresh:
+            return
+        for event in fresh:
+            self._replay_one(event)
+        self._on_durable(fresh)
+
     def _on_durable(self, events: Sequence[Event]) -> None:
         self.last_durable_id = events[-1].id
         self.hub.publish(events)
@@ -212,6 +233,22 @@ class HallService(TicketDesk, RatingDesk, CaseDesk, AppointmentDesk, StatsDesk, 
                 else:
                     still.append((event_id, waiter))
             self._waiters = still
+
+    async def fresh(self) -> None:
+        """Before a read: on a log other instances share, apply what they wrote first (a client reads its own
+        writes whichever instance answers: a ticket issued on one is found on the next); nothing for SQLite.
+        A failed read of the log leaves the answer to what is applied here."""
+        try:
+            await self.store.refresh()
+        except StoreError as err:
+            log.warning("could not read the event log before answering a read: %s", err)
+
+    async def catch_up_to(self, event_id: int) -> None:
+        """Before serving a client that resumes after ``event_id``: if this instance has not applied that far
+        (the client came from another instance of a shared log), read the log once; a failed read leaves the
+        answer to what is applied here."""
+        if event_id > self.last_durable_id:
+            await self.fresh()
 
     async def _durable(self, event_id: int) -> None:
         """Wait until the log holds every event up to ``event_id`` (the basis of an answer)."""
@@ -233,34 +270,30 @@ class HallService(TicketDesk, RatingDesk, CaseDesk, AppointmentDesk, StatsDesk, 
                 waiter.exception()  # retrieved: a reader that went away must not leave an unread failure
         self._waiters = []
 
-    def _submit(self, events: list[Event], record: IdempotencyRecord | None = None) -> asyncio.Future[None]:
-        """Queue events for the log now (submit order is log order); settle memory when they are durable.
-
-        The settling runs as a callback, not after an ``await``, so a request cancelled meanwhile (a
-        client that went away, a shutdown) still leaves its idempotency answer in memory: a retry then
-        gets the durable answer instead of a second ticket.
-        """
-        done = self.store.submit(events, record)
-        if record is not None:
-            self._inflight[(record.node, record.key)] = (done, record)
-        done.add_done_callback(functools.partial(self._settled, record))
-        return done
-
-    def _settled(self, record: IdempotencyRecord | None, done: asyncio.Future[None]) -> None:
-        if record is not None:
-            self._inflight.pop((record.node, record.key), None)
+    def _settled(self, slot: tuple[str, str] | None, done: asyncio.Future[Verdict]) -> None:
+        """Settle memory when a decision is durable (a callback, not after an ``await``, so a request cancelled
+        meanwhile, a client that went away or a shutdown, still leaves its idempotency answer in memory: a
+        retry then gets the durable answer instead of a second ticket)."""
+        if slot is not None and self._inflight.get(slot) is done:
+            del self._inflight[slot]
         if done.cancelled():
             self._fail(StoreError("a log write was cancelled"))
             return
         err = done.exception()
+        if isinstance(err, NotDecided):  # nothing was decided or written: only these requests are refused
+            return
         if err is not None:
             self._fail(err)
-        elif record is not None:
+            return
+        record = done.result().record
+        if record is not None:
             self._idempotency[(record.node, record.key)] = record
 
-    async def _wait(self, done: asyncio.Future[None]) -> None:
+    async def _wait(self, done: asyncio.Future[Verdict]) -> Verdict:
         try:
-            await asyncio.shield(done)
+            return await asyncio.shield(done)
+        except NotDecided as err:
+            raise StoreUnreachable(str(err)) from err
         except StoreError as err:
             raise StoreFailed(str(err)) from err
 
@@ -268,48 +301,71 @@ class HallService(TicketDesk, RatingDesk, CaseDesk, AppointmentDesk, StatsDesk, 
                        node: str = "", key: str | None = None, fingerprint: bytes = b"") -> Answer:
         """Run one engine command at most once per (node, key) and answer only what is durable.
 
-        A retry with the same key gets the first answer again, byte for byte; a concurrent retry waits
+        A retry with the same key gets the first answer again, byte for byte (whichever instance gave it: a
+        shared store looks the key up in the shared records at the command's turn); a concurrent retry waits
         for the first to finish; the same key with a different request is refused.
         """
         if not key:
             return await self._execute(decide, present)
         slot = (node, key)
         digest = hashlib.sha256(fingerprint).hexdigest()
+        pending = self._inflight.get(slot)
+        if pending is not None:  # the first is being decided or written: its answer, once durable
+            await self._wait(pending)
         if slot in self._idempotency:
             return self._replayed(self._idempotency[slot], digest)
-        pending = self._inflight.get(slot)
-        if pending is not None:  # the first is being written: its answer, once durable (the record is final)
-            done, record = pending
-            await self._wait(done)
-            return self._replayed(record, digest)
+
+        def replay(prior: IdempotencyRecord) -> Answer:
+            self._idempotency[slot] = prior  # kept by another instance: remembered here too
+            return self._replayed(prior, digest)
+
         return await self._execute(decide, present, lambda answer, at: IdempotencyRecord(
-            node, key, digest, answer.status, answer.body, at))
+            node, key, digest, answer.status, answer.body, at), slot=slot, replay=replay)
 
     async def run(self, decide: Callable[[float], Decision[T]]) -> T:
         """Run one engine command and return its outcome once its events are durable."""
         return await self._execute(decide, lambda outcome: outcome)
 
     async def _execute(self, decide: Callable[[float], Decision[T]], present: Callable[[T], R],
-                       remember: Callable[[R, float], IdempotencyRecord] | None = None) -> R:
-        """Decide now, present from the same instant, then wait until the log holds what the answer rests on."""
+                       remember: Callable[[R, float], IdempotencyRecord] | None = None, *,
+                       slot: tuple[str, str] | None = None,
+                       replay: Callable[[IdempotencyRecord], R] | None = None) -> R:
+        """Decide at the store's turn, present from the same instant, answer once the log holds what it rests on.
+
+        The store says when the turn is (at once for SQLite; under the hall's lock after catching up for a
+        log that other instances share); the decision itself never awaits, so two windows can never pick the
+        same ticket. A refusal is answered once the events it rests on are durable.
+        """
+        def decider(prior: IdempotencyRecord | None) -> Verdict:
+            try:
+                if prior is not None and replay is not None:
+                    return Verdict(result=replay(prior), basis=self.engine.last_event_id)
+                at = self._now()
+                try:
+                    decision = decide(at)
+                except QueueError as err:  # a day roll-over or an implicit finish may precede the refusal
+                    return Verdict(err.events, error=err, basis=self.engine.last_event_id)
+                result = present(decision.outcome)
+                record = remember(result, at) if remember is not None else None
+                return Verdict(decision.events, record, result, basis=self.engine.last_event_id)
+            except Exception as err:  # a bug answers this request alone (a 500), as on the caller's stack
+                return Verdict(error=err, basis=self.engine.last_event_id)
+
         if self.broken:
             raise StoreFailed(self.broken)
-        at = self._now()
-        try:
-            decision = decide(at)
-        except QueueError as err:
-            basis = self.engine.last_event_id
-            if err.events:  # a day roll-over or an implicit finish decided before the refusal
-                self._submit(err.events)
-            await self._durable(basis)  # the refusal rests on what the log holds
-            raise
-        result = present(decision.outcome)
-        record = remember(result, at) if remember is not None else None
-        await self._wait(self._submit(decision.events, record))
-        return result
+        done = self.store.decide(decider, slot)
+        if slot is not None:
+            self._inflight[slot] = done
+        done.add_done_callback(functools.partial(self._settled, slot))
+        verdict = await self._wait(done)
+        await self._durable(verdict.basis)
+        if verdict.error is not None:
+            raise verdict.error
+        return verdict.result  # type: ignore[return-value]  # what present or replay returned
 
     async def read(self, present: Callable[[], Answer]) -> Answer:
         """Answer a read from the picture now, sent once everything it shows is durable."""
+        await self.fresh()
         answer = present()
         await self._durable(self.engine.last_event_id)
         return answer

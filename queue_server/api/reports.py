@@ -51,6 +51,11 @@ def _choice(request: web.Request, name: str, allowed: tuple[str, ...], default: 
 
 def _report_query(request: web.Request) -> ReportQuery:
     require(request.app[AUTH].node(request), NodeRole.MANAGER)
+    return report_params(request)
+
+
+def report_params(request: web.Request) -> ReportQuery:
+    """period, date and by of a report request, checked (a hall's manager's, or the city manager's)."""
     period = _choice(request, "period", PERIODS, "day", "统计周期")
     day = day_param(request, "date")
     if day is not None and not FIRST_DAY <= day <= LAST_DAY:  # a period of year 9999 would end past the calendar

@@ -196,6 +196,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         raise bad_request("after must be an event id (an integer)", "after 必须是事件编号", "invalid_after") from None
     if after < 0:
         raise bad_request("after must be >= 0", "after 不能为负数", "invalid_after")
+    await service.catch_up_to(after)  # a client moving from another instance may be ahead of this one
     ws = web.WebSocketResponse(heartbeat=30.0)
     if not await service.hub.accept(ws, request):
         return web.Response()  # the client left during the handshake: aiohttp drops this unsent

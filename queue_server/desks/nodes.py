@@ -16,6 +16,7 @@ from config.model import Node
 from queue_server.answer import Answer
 from queue_server.answer import answer as _answer
 from queue_server.desks import DeskBase
+from queue_server.engine.decision import Decision
 from queue_server.engine.nodes import DeviceReport
 
 
@@ -63,7 +64,10 @@ class NodesDesk(DeskBase):
         names = set(heard) | set(self.engine.nodes.devices) | {n.name for n in self.hall.nodes if n.devices}
         return {name: heard.get(name, started) for name in names}
 
-    async def watch_nodes(self) -> None:
-        """On every tick: let the engine decide node silence from what this process heard."""
+    def time_passes(self, at: float) -> Decision[None]:
+        """What the tick decides, as ONE command (on a shared log: one turn, one lock a second): the business
+        day and every domain's timers, then node silence from what this process heard."""
         watched = self._watched()
-        await self.run(lambda at: self.engine.check_nodes(watched, at))
+        first = self.engine.tick(at)
+        second = self.engine.check_nodes(watched, at)
+        return Decision(None, [*first.events, *second.events])

@@ -165,6 +165,7 @@ class RatingDesk(DeskBase):
 
     async def export_ratings(self, first: str, last: str, fmt: str) -> tuple[str, bytes]:
         """The export as (content type, body), built from memory once what it shows is durable."""
+        await self.fresh()
         rows = self.export_rows(first, last)
         await self._durable(self.engine.last_event_id)
         if fmt == "jsonl":

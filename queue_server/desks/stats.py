@@ -42,6 +42,7 @@ class StatsDesk(DeskBase):
 
     async def report(self, period: str, day: dt.date | None, by: str) -> dict[str, Any]:
         """A manager's report of the period holding ``day`` (default: today), sent once what it shows is durable."""
+        await self.fresh()
         today = self.engine.day or self.engine.calendar.day_of(self.clock())
         body = report_body(self.engine, period, day or dt.date.fromisoformat(today), by)
         await self._durable(self.engine.last_event_id)

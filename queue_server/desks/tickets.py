@@ -130,6 +130,7 @@ class TicketDesk(SignInDesk):
 
     async def ticket(self, ticket_id: str) -> dict[str, Any]:
         """The public view of today's ticket or a recent day's (``day_over`` then says the day has ended)."""
+        await self.fresh()
         ticket = self.engine.find_ticket(ticket_id)
         if ticket is None:
             raise QueueError("ticket_not_found", "号票不存在", "ticket does not exist", 404)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from queue_server.engine.events import Event
 
@@ -39,6 +39,26 @@ class UnencodableEvent(StoreError):
     """One job's events or answer cannot be kept as text (a lone surrogate): only that job fails with it."""
 
 
+class NotDecided(StoreUnavailable):
+    """The store could not take its turn to decide (the hall's lock, the catch-up read): nothing was decided
+    or written, so the service may answer 503 for these requests alone and try again with the next one."""
+
+
+@dataclass
+class Verdict:
+    """What one command decided, made when the store gives it its turn: the events and the answer to keep,
+    the outcome to return (or the refusal to raise once the log holds what it rests on)."""
+
+    events: Sequence[Event] = field(default_factory=list)
+    record: IdempotencyRecord | None = None
+    result: object = None
+    error: BaseException | None = None
+    basis: int = 0  # the last event id the verdict rests on (it is answered only once that is durable)
+
+
+# Called at the command's turn with the durable answer already kept for its (node, key), if the store found one
+# that this process had not seen (another instance wrote it); must not await: it decides on the engine's memory.
+Decider = Callable[[IdempotencyRecord | None], Verdict]
 DurableListener = Callable[[Sequence[Event]], None]
 
 
@@ -46,6 +66,9 @@ class EventStore:
     """Interface; see queue_server/store/sqlite.py (embedded) and postgres.py (a city's database)."""
 
     on_durable: DurableListener | None = None
+    # Events other writers (instances) added to the log, in log order, before this store's next decision or on
+    # a wake-up; the service applies what it has not applied yet. Only shared stores ever call it.
+    on_catch_up: DurableListener | None = None
     broken: str | None = None  # why the store refuses every write (fail-stop), or None while it writes
 
     @property
@@ -59,6 +82,14 @@ class EventStore:
     async def close(self) -> None:
         raise NotImplementedError
 
+    async def follow(self) -> None:
+        """From now on (after the replay), tell ``on_catch_up`` what other writers append; nothing to do for a
+        store that is its log's only writer."""
+
+    async def refresh(self) -> None:
+        """Tell ``on_catch_up`` now what other writers appended (without waiting for a wake-up); nothing to do
+        for a store that is its log's only writer."""
+
     def submit(self, events: Sequence[Event], idempotency: IdempotencyRecord | None = None) -> asyncio.Future[None]:
         """Queue ``events`` for the next commit *now* (so submit order is log order); the future resolves
         when they are durable, or fails with StoreError if that cannot be promised.
@@ -68,6 +99,31 @@ class EventStore:
         gap. A second answer for a (node, key) that already has a durable one is dropped: the first wins.
         """
         raise NotImplementedError
+
+    def decide(self, decider: Decider, slot: tuple[str, str] | None = None) -> asyncio.Future[Verdict]:
+        """Run ``decider`` at this store's turn and make its verdict durable; the future gives the verdict.
+
+        How a store serialises decisions is its own: a store that is its log's only writer (SQLite) decides at
+        once, on the caller's stack, so submit order is decision order; a log shared by several instances
+        (PostgreSQL) decides in its writer, under the hall's lock, after catching up with what the others
+        wrote, and looks up the answer kept for ``slot`` (node, key) in the shared records first.
+        """
+        verdict = decider(None)
+        written = self.submit(verdict.events, verdict.record)
+        outcome: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+
+        def settle(done: asyncio.Future[None]) -> None:
+            if outcome.done():
+                return
+            if done.cancelled():
+                outcome.cancel()
+            elif done.exception() is not None:
+                outcome.set_exception(done.exception())  # type: ignore[arg-type]
+            else:
+                outcome.set_result(verdict)
+
+        written.add_done_callback(settle)
+        return outcome
 
     async def append(self, events: Sequence[Event], idempotency: IdempotencyRecord | None = None) -> None:
         """Write ``events`` durably in one transaction; raise StoreError if that cannot be promised."""

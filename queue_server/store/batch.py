@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from queue_server.engine.events import Event
-from queue_server.store.base import EventStore, IdempotencyRecord, StoreError, UnencodableEvent
+from queue_server.store.base import Decider, EventStore, IdempotencyRecord, StoreError, UnencodableEvent, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,17 @@ class Write:
 
     events: Sequence[Event]
     record: IdempotencyRecord | None
-    done: asyncio.Future[None]
+    done: asyncio.Future[Any]
+    result: Verdict | None = None  # what the waiter is given once durable (a decided job's verdict)
+
+
+@dataclass
+class Decide:
+    """A command to decide at the writer's turn (a shared log's: under the hall's lock, after catch-up)."""
+
+    decider: Decider
+    slot: tuple[str, str] | None
+    done: asyncio.Future[Verdict]
 
 
 @dataclass
@@ -43,7 +53,7 @@ class Prune:
     deleted: int = 0
 
 
-Job = Write | Prune
+Job = Write | Decide | Prune
 
 
 @dataclass
@@ -60,12 +70,12 @@ class Plan:
         return [job.record for job in self.ready if job.record is not None]
 
 
-def runs(jobs: list[Job]) -> list[list[Write] | Prune]:
+def runs(jobs: list[Job]) -> list[list[Write | Decide] | Prune]:
     """The jobs taken in one turn, in order: each run of writes is one batch, a prune chunk in its place."""
-    out: list[list[Write] | Prune] = []
-    batch: list[Write] = []
+    out: list[list[Write | Decide] | Prune] = []
+    batch: list[Write | Decide] = []
     for job in jobs:
-        if isinstance(job, Write):
+        if not isinstance(job, Prune):
             batch.append(job)
             continue
         if batch:
@@ -170,7 +180,7 @@ class GroupCommitStore(EventStore):
         """The batch is durable: every ready waiter succeeds; returns the events for the listener."""
         for node, key in ignored:
             log.warning("idempotency key %r of node %s already has a durable answer; the first is kept", key, node)
-        plan.outcomes += [(job.done, None, None) for job in plan.ready]
+        plan.outcomes += [(job.done, None, job.result) for job in plan.ready]
         return [job.events for job in plan.ready if job.events]
 
     def _settle(self, durable: list[Sequence[Event]], outcomes: list[Outcome]) -> None:

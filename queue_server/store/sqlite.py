@@ -159,8 +159,8 @@ class SqliteStore(GroupCommitStore):
             for run in runs(jobs):
                 if isinstance(run, Prune):
                     self._prune_chunk(conn, run)
-                else:
-                    self._commit(conn, run)
+                else:  # only writes: this store decides on the caller's stack (EventStore.decide)
+                    self._commit(conn, [job for job in run if isinstance(job, Write)])
         except Exception as err:  # a bug, not a disk fault: still refuse rather than hang the waiters
             log.exception("the event log writer failed")
             self._break(f"the writer failed: {err!r}")

@@ -78,12 +78,15 @@ def redact(text: str) -> str:
     return f"{scheme}://{credentials.partition(':')[0]}:***@{host}"
 
 
-def open_store(spec: str | None, data_dir: str | Path) -> EventStore:
-    """The store a --store value names (not yet opened), or the SQLite log in ``data_dir`` without one."""
+def open_store(spec: str | None, data_dir: str | Path, hall: str = "") -> EventStore:
+    """The store a --store value names (not yet opened), or the SQLite log in ``data_dir`` without one.
+
+    ``hall``: the hall's code in a city (its rows in a shared database, its own directory under ``data_dir``);
+    '' for a single-hall server."""
     if spec is None:
         from queue_server.store.sqlite import SqliteStore
 
-        return SqliteStore(Path(data_dir) / "events.sqlite3")
+        return SqliteStore(Path(data_dir) / hall / "events.sqlite3" if hall else Path(data_dir) / "events.sqlite3")
     scheme = spec.partition("://")[0].lower()
     if scheme not in STORES:
         raise StoreUrlError(f"could not use --store {redact(spec)!r}: known stores are "
@@ -91,5 +94,5 @@ def open_store(spec: str | None, data_dir: str | Path) -> EventStore:
                             "SQLite log in --data")
     module, _, name = STORES[scheme].partition(":")
     store_class = getattr(importlib.import_module(module), name)
-    store: EventStore = store_class.from_url(spec)
+    store: EventStore = store_class.from_url(spec, hall=hall)
     return store

@@ -35,18 +35,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def kiosk(n: int, key: str | None = None) -> dict[str, str]:
-    """Headers of kiosk ``n`` (demo-kiosk-1…10), with an Idempotency-Key when given."""
-    return _headers(f"demo-kiosk-{n}", key)
+def kiosk(n: int, key: str | None = None, hall: str = "demo") -> dict[str, str]:
+    """Headers of kiosk ``n`` (demo-kiosk-1…10; HALL-kiosk-N in a test city), with an Idempotency-Key when given."""
+    return _headers(f"{hall}-kiosk-{n}", key)
 
 
-def window(n: int, key: str | None = None) -> dict[str, str]:
+def window(n: int, key: str | None = None, hall: str = "demo") -> dict[str, str]:
     """Headers of the node of window ``n`` (demo-window-1…24)."""
-    return _headers(f"demo-window-{n}", key)
+    return _headers(f"{hall}-window-{n}", key)
 
 
-def manager() -> dict[str, str]:
-    return _headers("demo-manager", None)
+def manager(hall: str = "demo") -> dict[str, str]:
+    return _headers(f"{hall}-manager", None)
 
 
 def display() -> dict[str, str]:
@@ -65,10 +65,11 @@ class ServerProcess:
     URL); restartable on the same log (and port)."""
 
     def __init__(self, data_dir: Path, config: Path = ALLDAY_HALL, env: dict[str, str] | None = None,
-                 store: str | None = None) -> None:
+                 store: str | None = None, city: Path | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.store = store
         self.config = Path(config)
+        self.city = city  # serve every hall of this city file instead of ``config``
         self.env = {**os.environ, **env} if env else None  # e.g. LD_PRELOAD for a fault shim
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -93,8 +94,9 @@ class ServerProcess:
             self.starts += 1
             log = self.log_path.open("ab")
             try:
+                which = ["--city", str(self.city)] if self.city else ["--config", str(self.config)]
                 self.proc = subprocess.Popen(
-                    [PYTHON, "-m", "kiosk.cli", "serve", "--config", str(self.config), "--data", str(self.data_dir),
+                    [PYTHON, "-m", "kiosk.cli", "serve", *which, "--data", str(self.data_dir),
                      "--host", "127.0.0.1", "--port", str(self.port), *(["--store", self.store] if self.store else [])],
                     cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env)
             finally:
@@ -206,9 +208,9 @@ async def health(session: Any, server: ServerProcess) -> dict[str, Any]:
         return await answer.json()
 
 
-async def sign_in(session: Any, server: ServerProcess, number: int) -> None:
+async def sign_in(session: Any, server: ServerProcess, number: int, hall: str = "demo") -> None:
     """Sign staff s0NN in at window NN (each demo staff member may only work at their own window)."""
-    async with session.post(f"{server.url}/api/v1/windows/{number}/sign-in", headers=window(number),
+    async with session.post(f"{server.url}/api/v1/windows/{number}/sign-in", headers=window(number, hall=hall),
                             json={"staff": f"s{number:03d}", "pin": PIN}) as answer:
         assert answer.status == 200, await answer.text()
 

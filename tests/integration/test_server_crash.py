@@ -20,7 +20,16 @@ from typing import Any
 
 import aiohttp
 
-from tests.integration.server_support import ServerProcess, all_tickets, error_code, kiosk, read_log, sign_in, window
+from tests.integration.server_support import (
+    ServerProcess,
+    all_tickets,
+    error_code,
+    kiosk,
+    manager,
+    read_log,
+    sign_in,
+    window,
+)
 
 CYCLES = 5
 KIOSKS = range(1, 7)
@@ -60,11 +69,13 @@ class WindowClient:
     stage: str = "call-next"
     ticket: str | None = None
     steps: int = 0
+    hall: str = "demo"  # whose tokens (a test city's halls have their own)
 
     def next_op(self, key: str) -> Op:
+        headers = window(self.number, key, self.hall)
         if self.stage == "call-next":
-            return Op("call-next", f"/api/v1/windows/{self.number}/call-next", window(self.number, key))
-        return Op(self.stage, f"/api/v1/tickets/{self.ticket}/{self.stage}", window(self.number, key))
+            return Op("call-next", f"/api/v1/windows/{self.number}/call-next", headers)
+        return Op(self.stage, f"/api/v1/tickets/{self.ticket}/{self.stage}", headers)
 
     def take(self, op: Op, status: int, body: dict[str, Any], ledger: Ledger) -> None:
         """Advance on an answer; anything but the expected answers fails the test."""
@@ -153,9 +164,9 @@ async def test_kill_minus_nine_mid_burst_loses_and_doubles_nothing(tmp_path: Pat
 
             server.start()
             async with aiohttp.ClientSession(timeout=timeout) as session:
-                await _check_promises(session, server, ledger, f"seed {seed} cycle {cycle}")
+                await check_promises(session, server, ledger, f"seed {seed} cycle {cycle}")
                 await _retry(session, server, pending, ledger)
-                await _check_promises(session, server, ledger, f"seed {seed} cycle {cycle} after retries")
+                await check_promises(session, server, ledger, f"seed {seed} cycle {cycle} after retries")
     assert len(ledger.issued) >= CYCLES * 10
     assert ledger.called, "no call was ever acknowledged"
 
@@ -175,9 +186,11 @@ async def _retry(session: aiohttp.ClientSession, server: ServerProcess, pending:
             client.take(op, status, json.loads(raw), ledger)
 
 
-async def _check_promises(session: aiohttp.ClientSession, server: ServerProcess, ledger: Ledger,
-                          context: str) -> None:
-    log = await read_log(session, server)
+async def check_promises(session: aiohttp.ClientSession, server: ServerProcess, ledger: Ledger,
+                          context: str, *, hall: str = "demo", until: int | None = None) -> list[dict[str, Any]]:
+    """The promises of the ledger against the log and the ticket list (of ``hall``'s tokens; ``until`` the
+    log's last id where health does not say it, in a city); returns the log."""
+    log = await read_log(session, server, until=until, headers=manager(hall))
     assert [e["id"] for e in log] == list(range(1, len(log) + 1)), context
     issued = {e["data"]["ticket"]: e["data"] for e in log if e["type"] == "ticket.issued"}
     numbers = collections.Counter((d["day"], d["service"], d["number"]) for d in issued.values())
@@ -188,7 +201,7 @@ async def _check_promises(session: aiohttp.ClientSession, server: ServerProcess,
         assert issued[ticket_id]["number"] == ticket["number"], context
     calls = [e["data"] for e in log if e["type"] == "ticket.called"]
     assert len({c["ticket"] for c in calls}) == len(calls), f"{context}: a ticket was called twice"
-    now = {t["id"]: t for t in await all_tickets(session, server, window(1))}
+    now = {t["id"]: t for t in await all_tickets(session, server, window(1, hall=hall))}
     for ticket_id, ticket in ledger.issued.items():
         assert now[ticket_id]["number"] == ticket["number"], context
     for ticket_id, number in ledger.called.items():
@@ -198,3 +211,4 @@ async def _check_promises(session: aiohttp.ClientSession, server: ServerProcess,
         assert now[ticket_id]["state"] in ("serving", "finished"), (context, now[ticket_id])
     for ticket_id in ledger.finished:
         assert now[ticket_id]["state"] == "finished", (context, now[ticket_id])
+    return log

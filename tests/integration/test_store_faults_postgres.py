@@ -1,11 +1,12 @@
 """PostgreSQL faults under a running server: the database drops our sessions, or restarts.
 
-Chosen behaviour: fail-stop, as for SQLite (queue_server/store/postgres.py says why: a COMMIT whose answer was
-lost may or may not be durable, and only a replay knows). The scenario is test_store_faults.py's: tickets
-before the fault, a burst during it; every answer a 201 or the JSON 503 ``store_unavailable``; the server
-keeps refusing once the database is back; after a restart every acknowledged ticket is there with its
-number, the ids run without a gap, nothing refused became durable, and the refused keys retry into one
-ticket each.
+Both faults strike between commits, so they meet a turn before anything is decided (the session is gone
+at BEGIN, or the database refuses the connection): those requests get the JSON 503 ``store_unavailable``
+and nothing else happens; once the database is back the next turn, on a fresh session, decides again
+without a restart (a COMMIT whose answer is lost is still fail-stop: tests/unit/test_store_postgres.py).
+The scenario is test_store_faults.py's: tickets before the fault, a burst during it; every answer a 201
+or the 503; after a restart every acknowledged ticket is there with its number, the ids run without a
+gap, nothing refused became durable, and the refused keys retry into one ticket each.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ async def test_the_database_terminates_the_servers_sessions(tmp_path: Path, pg_s
         """The database itself never went away: only the sessions did."""
 
     with ServerProcess(tmp_path / "data", store=pg_url) as server:
-        await run_fault(server, inject, remove, failed_batch_may_survive=False)
+        await run_fault(server, inject, remove, failed_batch_may_survive=False, fail_stop=False)
 
 
 async def test_the_database_restarts_under_the_server(tmp_path: Path, private_cluster: PrivateCluster) -> None:
@@ -42,4 +43,4 @@ async def test_the_database_restarts_under_the_server(tmp_path: Path, private_cl
         assert private_cluster.url == url, "the restarted cluster moved to another port"
 
     with ServerProcess(tmp_path / "data", store=url) as server:
-        await run_fault(server, inject, remove, failed_batch_may_survive=False)
+        await run_fault(server, inject, remove, failed_batch_may_survive=False, fail_stop=False)

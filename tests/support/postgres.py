@@ -54,15 +54,16 @@ class PrivateCluster:
     bin_dir: Path
     port: int = 0
     as_user: list[str] = field(default_factory=list)  # ["runuser", "-u", "postgres", "--"] when we are root
+    options: str = ""  # more server options, after (so over) the test defaults: a benchmark's durable cluster
 
     @classmethod
-    def create(cls) -> PrivateCluster:
+    def create(cls, options: str = "") -> PrivateCluster:
         initdbs = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[4]))
         if not initdbs:
             pytest.fail("no PostgreSQL accepts postgres on 127.0.0.1:5432 and none is installed to start a private "
                         "cluster: run bash .ci/setup (it installs Debian's postgresql)")
         # Not pytest's tmp_path: it is 0700 root, and the server user must reach its directory.
-        cluster = cls(Path(tempfile.mkdtemp(prefix="shpg-")), Path(initdbs[-1]).parent)
+        cluster = cls(Path(tempfile.mkdtemp(prefix="shpg-")), Path(initdbs[-1]).parent, options=options)
         if os.geteuid() == 0:  # initdb and postgres refuse to run as root
             user = pwd.getpwnam("postgres") if _has_user("postgres") else pwd.getpwnam("nobody")
             os.chown(cluster.root, user.pw_uid, user.pw_gid)
@@ -97,7 +98,7 @@ class PrivateCluster:
         for _attempt in range(3):
             self.port = self.port or free_port()
             options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
-                       "-c full_page_writes=off")
+                       f"-c full_page_writes=off {self.options}")
             done = self._run("pg_ctl", "-D", "data", "-l", "log", "-w", "-t", str(PG_CTL_TIMEOUT_S), "-o", options,
                              "start", check=False)
             if done.returncode == 0:
