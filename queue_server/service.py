@@ -311,7 +311,10 @@ class HallService(TicketDesk, RatingDesk, CaseDesk, AppointmentDesk, StatsDesk, 
         digest = hashlib.sha256(fingerprint).hexdigest()
         pending = self._inflight.get(slot)
         if pending is not None:  # the first is being decided or written: its answer, once durable
-            await self._wait(pending)
+            verdict = await self._wait(pending)
+            if verdict.record is not None:  # taken from the verdict: the callback filing it may not have run yet
+                await self._durable(verdict.basis)
+                return self._replayed(verdict.record, digest)
         if slot in self._idempotency:
             return self._replayed(self._idempotency[slot], digest)
 

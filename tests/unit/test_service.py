@@ -118,6 +118,21 @@ async def test_a_retry_arriving_just_as_the_first_is_written_gets_its_answer(
     assert retry == await first and retry.status == 201
 
 
+async def test_a_retry_arriving_after_the_decision_settled_but_before_memory_did_gets_its_answer(
+        service: HallService, store: MemoryStore) -> None:
+    """One loop turn later than the test above: the decision's future is done, the callback that files its
+    answer under the key has not run; the retry must take that answer, not decide a second ticket (seen as
+    two tickets for one key under load in test_server_concurrency)."""
+    store.hold()
+    first = asyncio.create_task(issue(service, "key-4"))
+    await settle()
+    store.release()
+    await asyncio.sleep(0)  # the store's future settled the decision; the service's own callbacks wait their turn
+    retry = await issue(service, "key-4")
+    assert retry == await first and retry.status == 201
+    assert len(issued_events(store)) == 1
+
+
 async def test_a_read_is_sent_only_once_what_it_shows_is_durable(service: HallService, store: MemoryStore) -> None:
     store.hold()
     issuing = asyncio.create_task(issue(service))
