@@ -31,6 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                       "SERVICEHALL_TOKEN, else the demo token of a sample hall)")
     node.add_argument("--server", default="http://127.0.0.1:8080", help="queue server URL")
     node.add_argument("--data", default="data", help="directory for the node's outbox (default: data)")
+    node.add_argument("--console", action="store_true",
+                      help="a window node: drive it from this terminal's keyboard (n next, r recall, s skip, "
+                      "t transfer, p pause, c resume, f finish, i sign in, o sign out, q quit)")
     node.add_argument("--check", action="store_true",
                       help="probe the node's devices and the server connection, print the findings, exit 0/1")
 
@@ -72,13 +75,20 @@ def run_node(args: argparse.Namespace) -> int:
         for line in lines:
             print(line)
         return 0 if ok else 1
-    return asyncio.run(_serve(hall, node, args.server, token, Path(args.data)))
+    if args.console and node.role is not NodeRole.WINDOW:
+        return _fail(f"--console drives a window terminal; {node.name!r} is a {node.role.value} node")
+    return asyncio.run(_serve(hall, node, args.server, token, Path(args.data), console=args.console))
 
 
-async def _serve(hall: Hall, node: Node, server: str, token: str, data: Path) -> int:
+async def _serve(hall: Hall, node: Node, server: str, token: str, data: Path, console: bool = False) -> int:
     from kiosk.node import NodeRuntime
 
-    runtime = NodeRuntime(hall, node, server=server, token=token, data_dir=data)
+    behaviour = None
+    if console:
+        from kiosk.window_console import WindowConsole
+
+        behaviour = WindowConsole
+    runtime = NodeRuntime(hall, node, server=server, token=token, data_dir=data, behaviour=behaviour)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.stop)

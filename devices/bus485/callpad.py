@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from devices.bus485 import registers as rg
@@ -19,11 +19,14 @@ __all__ = ["CallPad", "KeyEvent"]
 
 @dataclass(frozen=True)
 class KeyEvent:
-    """One key press as the staff meant it: ``arg`` is the transfer target or the pause reason code."""
+    """One key press as the staff meant it: ``arg`` is the transfer target, the pause reason code, the staff
+    number or the PIN digit. ``session`` is the pad's power-on session: seqs restart after a reboot, so a
+    node that remembers handled presses keys them by (session, seq)."""
 
     key: rg.Key
     arg: int = 0
     seq: int = 0
+    session: int = field(default=0, compare=False)
 
 
 class CallPad(BusDevice):
@@ -57,13 +60,13 @@ class CallPad(BusDevice):
             return
         now = time.monotonic()
         last = self._last_press.get((code, arg))
-        if last is not None and now - last < self.debounce_s:
+        if last is not None and now - last < self.debounce_s and code not in rg.UNDEBOUNCED_KEYS:
             self.debounced += 1
             log.info("%s: second %s press within %.1f s counted once",
                      self.describe(), rg.Key(code).name, self.debounce_s)
             return
         self._last_press[(code, arg)] = now
-        self._deliver(KeyEvent(rg.Key(code), arg, seq))
+        self._deliver(KeyEvent(rg.Key(code), arg, seq, self._session or 0))
 
     def events(self) -> AsyncIterator[KeyEvent]:
         """Key presses, each once, until the device is closed."""

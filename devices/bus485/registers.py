@@ -13,8 +13,8 @@ from enum import IntEnum, IntFlag
 
 __all__ = [
     "ACK_SEQ", "COMMAND_BLOCK", "EVENT_SIZE", "FIFO_CAPACITY", "IDENTITY", "IDENTITY_COUNT", "PROTOCOL_VERSION",
-    "STATUS_BLOCK", "CallPadBlock", "DeviceKind", "DisplayBlock", "DisplayMode", "Key", "Lamp", "Led",
-    "RatingBlock", "RatingMode", "StatusBits", "WindowState", "decode_text", "encode_text", "next_seq",
+    "STATUS_BLOCK", "UNDEBOUNCED_KEYS", "CallPadBlock", "DeviceKind", "DisplayBlock", "DisplayMode", "Key", "Lamp",
+    "Led", "RatingBlock", "RatingMode", "StatusBits", "WindowState", "decode_text", "encode_text", "next_seq",
 ]
 
 PROTOCOL_VERSION = 0x0100  # 1.0: major in the high byte; a master refuses another major
@@ -64,6 +64,11 @@ class Key(IntEnum):
     RESUME = 6
     FINISH = 7
     START = 8  # the called citizen arrived: start serving
+    SIGN_IN = 9  # arg: the staff number typed before it (the digits of the staff id, s001 → 1)
+    DIGIT = 10  # arg: 0..9, one PIN digit (a PIN of 6 digits does not fit one 16-bit arg)
+    ENTER = 11  # the PIN is complete: sign in
+    CLEAR = 12  # clear the digits typed (a second press cancels the sign-in)
+    SIGN_OUT = 13
 
 
 class Led(IntFlag):
@@ -160,3 +165,7 @@ def decode_text(registers: list[int] | tuple[int, ...], fld: TextField) -> str:
 def next_seq(seq: int) -> int:
     """Sequence numbers run 1..65535 and wrap to 1; 0 means "none yet"."""
     return 1 if seq >= 0xFFFF else seq + 1
+
+
+#: keys whose repeats are meant (the same PIN digit twice), so the master never debounces them
+UNDEBOUNCED_KEYS = frozenset({Key.DIGIT})
