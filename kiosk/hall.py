@@ -24,7 +24,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from config.model import Hall, Node, NodeRole
-from kiosk.hall_clock import MorningClock
 from kiosk.hall_link import LinkRelay
 from kiosk.hall_procs import ChildProcess, free_port
 from kiosk.node import NodeRuntime, NodeSettings, NodeView
@@ -47,7 +46,6 @@ class HallOptions:
     out: Path
     host: str = "127.0.0.1"
     port: int = 8080
-    morning: bool = False  # the server on a working day's opening clock (kiosk/hall_clock.py)
     relays: bool = False  # every node through its own LinkRelay (so the rush can cut one off)
     speaker_url: str | None = None  # replaces a silent:// speaker (the rush wants WAVs)
     settings: NodeSettings = field(default_factory=NodeSettings)
@@ -87,14 +85,12 @@ class RunningHall:
         self.hall = hall
         self.options = options
         self.view_for = view_for
-        self.clock = MorningClock.prepare(hall, options.data / "server") if options.morning else None
         port = options.port or free_port(options.host)
         self.server_url = f"http://{options.host}:{port}"
         self.server = ChildProcess(
             "queue server", ["serve", "--config", str(options.config), "--data", str(options.data / "server"),
                              "--host", options.host, "--port", str(port)],
-            f"{self.server_url}/api/v1/health", options.data / "logs" / "server.log",
-            env=self.clock.env() if self.clock else None)
+            f"{self.server_url}/api/v1/health", options.data / "logs" / "server.log")
         elicence_port = free_port()
         self.elicence_url = f"http://127.0.0.1:{elicence_port}"
         self.elicence = ChildProcess("e-licence library", ["elicence-sim", "--port", str(elicence_port)],

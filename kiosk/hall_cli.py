@@ -1,4 +1,4 @@
-"""``servicehall hall``: run the whole hall of a config on this machine.
+"""``servicehall hall``: run the whole hall of a config on this machine, and with ``--rush N`` a simulated morning.
 
 Headless machines (no DISPLAY) get SDL's dummy drivers, so the same code runs with or without a screen.
 """
@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 from config.loader import ConfigError, load_hall
+from config.model import Hall
+from kiosk.hall_clock import CLOCK_ENV, MorningClock
 
 __all__ = ["add_parser", "run_hall"]
 
@@ -28,6 +30,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     hall.add_argument("--out", default="out/hall", help="directory for what the rush leaves (tickets, sounds, …)")
     hall.add_argument("--host", default="127.0.0.1", help="address the queue server listens on")
     hall.add_argument("--port", type=int, default=8080, help="the queue server's port (0: a free one)")
+    rush = hall.add_argument_group("rush", "a scripted, reproducible morning (kiosk/rush/)")
+    rush.add_argument("--rush", type=int, metavar="N", help="N simulated citizens arrive, are served and rate")
+    rush.add_argument("--seed", type=int, default=1, help="the rush's random seed (same seed, same morning)")
+    rush.add_argument("--speed", type=float, default=20.0,
+                      help="simulated time runs X times faster: arrivals, handling times, citizens' pauses")
+    rush.add_argument("--summary-json", help="also write the rush's summary as JSON to this file")
+    rush.add_argument("--faults", default="",
+                      help="comma-separated faults to inject during the rush (or 'all'): paper_out, card_pulled, "
+                           "bus_unplug, server_kill, kiosk_cutoff")
+    rush.add_argument("--mix", default="",
+                      help="weights of the citizens' kinds, e.g. card=35,service=35,elderly=10,appointment=10,"
+                           "certificate=10 (the default)")
+    rush.add_argument("--clock", choices=("morning", "real"), default="morning",
+                      help="the server's clock during a rush: a working day's opening (default, so a rush works "
+                           "at any hour) or the real time")
 
 
 def _headless() -> None:
@@ -44,9 +61,36 @@ def run_hall(args: argparse.Namespace) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 1
+    if args.rush is not None and (args.rush < 1 or args.speed <= 0):
+        print("hall: --rush needs N >= 1 and --speed > 0", file=sys.stderr)
+        return 1
     _headless()
     from kiosk.hall import HallOptions, serve_hall
 
     data, out = Path(args.data), Path(args.out)
-    options = HallOptions(Path(args.config), data, out, args.host, args.port)
-    return asyncio.run(serve_hall(hall, options))
+    if args.rush is None:
+        options = HallOptions(Path(args.config), data, out, args.host, args.port)
+        return asyncio.run(serve_hall(hall, options))
+    if args.clock == "morning" and CLOCK_ENV not in os.environ:
+        return _again_on_the_morning_clock(hall, data)
+    from kiosk.rush.run import run_rush, rush_options
+
+    try:
+        options, plan = rush_options(hall, args)
+    except ValueError as err:
+        print(f"hall: {err}", file=sys.stderr)
+        return 1
+    return asyncio.run(run_rush(hall, options, plan))
+
+
+
+def _again_on_the_morning_clock(hall: Hall, data: Path) -> int:
+    """Run this same command again under libfaketime on the morning clock (kiosk/hall_clock.py); not returning."""
+    try:
+        env = {**os.environ, **MorningClock.prepare(hall, data).env()}
+    except (RuntimeError, ValueError) as err:
+        print(f"hall: {err}", file=sys.stderr)
+        return 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "kiosk.cli", *sys.argv[1:]], env)

@@ -1,12 +1,14 @@
-"""The rush's morning: the queue server's wall clock set to a working day's opening, so a rush works at any hour.
+"""The rush's morning: the hall's wall clock set to a working day's opening, so a rush works at any hour.
 
 A hall like the county sample takes tickets only in its sessions (weekdays 09:00–12:00, 13:30–17:30); at
 night or on a Sunday every request of a rush would be refused with ``hall_closed``. Rather than a special
-"always open" mode in the server (a second mechanism that production would never run), the hall starts the
-server under libfaketime (Debian's package, installed by .ci/setup) with its clock shifted to the opening of the
-latest working day on or before today. Only the server's CLOCK_REALTIME moves; its timers (monotonic) keep
-true time, and the clock then runs at real speed from there. The shift lives in a file in the data directory,
-so a server killed and restarted in the middle of a rush comes back on the same clock.
+"always open" mode in the server (a second mechanism that production would never run), ``servicehall hall
+--rush`` runs itself again under libfaketime (Debian's package, installed by .ci/setup) with the clock shifted
+to the opening of the latest working day on or before today; its children (the server, the simulators)
+inherit it, so the server, the kiosks and the announcer agree on the time as NTP-synced machines do (the
+announcer drops calls that look minutes old; a kiosk dates tickets). Only CLOCK_REALTIME moves; timers
+(monotonic) keep true time, and the clock runs at real speed from there. The shift is kept in the data
+directory, so a server killed and restarted, or a second rush on the same data, stays on the same clock.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from pathlib import Path
 
 from config.model import Hall
 
-__all__ = ["MorningClock", "libfaketime", "opening_of_latest_working_day"]
+__all__ = ["CLOCK_ENV", "MorningClock", "libfaketime", "opening_of_latest_working_day"]
+
+CLOCK_ENV = "SERVICEHALL_CLOCK_SHIFT_S"  # set in a process already running on the morning clock
 
 OPEN_AFTER_S = 60.0  # a minute after the doors open: the first session is certainly running
 MAX_LOOKBACK_DAYS = 40  # a hall closed for longer than this (no working day found) is a config problem
@@ -70,15 +74,11 @@ class MorningClock:
         path.write_text(f"{offset:+.0f}\n")
         return cls(path, float(f"{offset:.0f}"))
 
-    def now(self) -> float:
-        """What the server's clock says now."""
-        return time.time() + self.offset_s
-
     def env(self) -> dict[str, str]:
-        """The environment that puts a child process on this clock."""
+        """The environment that puts a process (and its children) on this clock; CLOCK_ENV marks it."""
         lib = libfaketime()
         if lib is None:
             raise RuntimeError("libfaketime is not installed (Debian package libfaketime; .ci/setup installs it); "
                                "without it the rush needs --clock real and a hall that is open now")
-        return {"LD_PRELOAD": lib, "FAKETIME_TIMESTAMP_FILE": str(self.path), "FAKETIME_NO_CACHE": "1",
-                "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+        return {"LD_PRELOAD": lib, "FAKETIME": f"{self.offset_s:+.0f}", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                CLOCK_ENV: f"{self.offset_s:+.0f}"}
