@@ -131,8 +131,10 @@ def _way_out(show: Show) -> Touch | None:
 
 
 async def visit(desk: KioskDesk, citizen: Citizen, deck: RushDeck, department_of: Callable[[str], str],
-                code: str = "", pause_s: float = 0.0) -> Outcome:
-    """One citizen's session at ``desk``: from the start screen to a number (or a refusal), then away."""
+                code: str = "", reprint: bool = False, pause_s: float = 0.0) -> Outcome:
+    """One citizen's session at ``desk``: from the start screen to a number (or a refusal), then away.
+
+    ``reprint``: the citizen's ticket failed to print at another kiosk, so a reprint offer is taken."""
     outcome = Outcome()
     view = desk.view
     if not view.shown or view.shown[-1].screen is not Screen.START:
@@ -187,7 +189,7 @@ async def visit(desk: KioskDesk, citizen: Citizen, deck: RushDeck, department_of
             mark = desk.touch(_way_out(show) or Touch(Button.DONE))
         elif screen is Screen.REPRINT_OFFER:
             outcome.number = show.number
-            mark = desk.touch(Touch(Button.NO_REPRINT))
+            mark = desk.touch(Touch(Button.REPRINT if reprint else Button.NO_REPRINT))
         elif screen is Screen.CODE_ENTRY:
             if typed < len(code):
                 mark = desk.touch(Touch(Button.DIGIT, code[typed]))

@@ -109,6 +109,8 @@ class Rush:
         self.outcomes: list[Outcome] = []
         self.faults: list[FaultRecord] = []
         self.codes: dict[int, str] = {}
+        self.served: set[int] = set()
+        self.calls = outputs.CallRecorder(running)
         self.closing = asyncio.Event()
         self._departments = {s.code: s.department for s in self.hall.services}
 
@@ -167,7 +169,7 @@ class Rush:
         summary["rush"] = self._rush_part(real_s)
         summary["faults"] = [f.as_json() for f in self.faults]
         summary["invitations"] = dict(self.tally.invitations)
-        summary["files"] = await outputs.write_all(self.running, summary)
+        summary["files"] = await outputs.write_all(self.running, self.calls, summary)
         if self.settings.summary_json is not None:
             write_json(summary, self.settings.summary_json)
         print(in_words(summary), flush=True)
@@ -180,7 +182,7 @@ class Rush:
         return {"citizens": len(self.plan.citizens), "seed": self.plan.seed, "speed": self.speed,
                 "real_s": round(real_s, 1), "kinds": kinds, "out": str(self.running.options.out),
                 "numbers_taken": len(self.numbers),
-                "turned_away": sum(1 for o in self.outcomes if not o.number and not o.certificate),
+                "turned_away": sum(1 for c in self.plan.citizens if c.index not in self.served),
                 "printer_down_seen": sum(1 for o in self.outcomes if o.printer_down),
                 "print_failed_seen": sum(1 for o in self.outcomes if o.print_failed),
                 "card_retries": sum(o.card_retries for o in self.outcomes),
@@ -242,14 +244,18 @@ class Rush:
 
     async def _citizen(self, citizen: Citizen) -> None:
         tried: list[str] = []
+        failed_print = False
         for _ in range(len(self.kiosks)):
             desk = min((d for d in self.kiosks if d.name not in tried),
                        key=lambda d: (d.lock.locked(), self.kiosks.index(d)))
             tried.append(desk.name)
             async with desk.lock:
                 outcome = await visit(desk, citizen, self.deck, self._departments.__getitem__,
-                                      self.codes.get(citizen.index, ""))
+                                      self.codes.get(citizen.index, ""), reprint=failed_print)
+            failed_print = outcome.print_failed
             self.outcomes.append(outcome)
+            if outcome.number or outcome.certificate:
+                self.served.add(citizen.index)
             if outcome.number:
                 self.numbers[outcome.number] = citizen
             if outcome.number or outcome.certificate or not (outcome.printer_down or outcome.print_failed):
