@@ -1,7 +1,8 @@
 """The rush's script as data: who arrives when, wanting what, with which card, and how they rate (pure, seeded).
 
 Everything random about a rush is drawn here, once, from one ``random.Random(seed)``, so the same seed gives
-the same morning: arrivals are a Poisson process (exponential gaps with mean ``arrival_s`` simulated seconds),
+the same morning: arrivals are a Poisson process (exponential gaps with mean ``arrival_s`` simulated seconds,
+by default what keeps the hall's window terminals 85 % busy),
 each citizen's kind comes from ``mix`` (weights), their service from the services the hall's running windows
 serve (real-name services only for citizens who carry their ID card), their handling time from the service's
 ``expected_minutes`` (±40 %), their rating from a typical 好差评 spread (a few never press the pad).
@@ -17,7 +18,8 @@ from enum import StrEnum
 
 from config.model import Hall, NodeRole
 
-__all__ = ["DEFAULT_MIX", "Citizen", "Kind", "RushPlan", "make_plan", "parse_mix", "served_services"]
+__all__ = ["DEFAULT_MIX", "Citizen", "Kind", "RushPlan", "capacity_gap_s", "make_plan", "parse_mix",
+           "served_services"]
 
 
 class Kind(StrEnum):
@@ -33,6 +35,7 @@ class Kind(StrEnum):
 DEFAULT_MIX: dict[Kind, float] = {Kind.CARD: 35, Kind.SERVICE: 35, Kind.ELDERLY: 10, Kind.APPOINTMENT: 10,
                                   Kind.CERTIFICATE: 10}
 RATINGS = ((5, 62), (4, 22), (3, 8), (2, 3), (1, 2), (0, 3))  # (level, weight); 0: never presses the pad
+LOAD = 0.85  # the share of the windows' time the default arrival rate fills
 WALK_S = 30.0  # simulated seconds from the call to the citizen at the window
 RATE_AFTER_S = 8.0  # simulated seconds between the pad lighting up and the press
 
@@ -95,14 +98,26 @@ def served_services(hall: Hall) -> dict[str, int]:
     return served
 
 
+def capacity_gap_s(hall: Hall, served: Mapping[str, int]) -> float:
+    """The mean gap between arrivals (simulated seconds) at which the window terminals are busy LOAD of the time:
+    the mean handling time over the served services (weighted as citizens choose them) / windows / LOAD."""
+    windows = sum(1 for n in hall.nodes if n.role is NodeRole.WINDOW and "callpad" in n.devices)
+    minutes = {s.code: s.expected_minutes for s in hall.services}
+    mean_s = sum(minutes[c] * 60.0 * w for c, w in served.items()) / sum(served.values())
+    return mean_s / max(1, windows) / LOAD
+
+
 def make_plan(hall: Hall, n: int, *, seed: int, speed: float, mix: Mapping[Kind, float] = DEFAULT_MIX,
-              arrival_s: float = 20.0) -> RushPlan:
-    """N citizens for ``hall``; the same arguments always give the same plan."""
+              arrival_s: float | None = None) -> RushPlan:
+    """N citizens for ``hall``; the same arguments always give the same plan. Without ``arrival_s`` the gap
+    between arrivals keeps the running windows busy LOAD of the time (a busy morning, not an endless queue)."""
     rng = random.Random(seed)
     served = served_services(hall)
     if not served:
         raise ValueError(f"hall {hall.name!r} has no window terminal with a call pad; nobody could be served")
     by_code = {s.code: s for s in hall.services}
+    if arrival_s is None:
+        arrival_s = capacity_gap_s(hall, served)
     open_to_all = [c for c in served if not by_code[c].real_name]
     bookable = [c for c in served if by_code[c].appointments]
     kinds = [k for k, w in mix.items() if w > 0 and (k is not Kind.APPOINTMENT or bookable)]

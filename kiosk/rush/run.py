@@ -187,7 +187,7 @@ class Rush:
                 "print_failed_seen": sum(1 for o in self.outcomes if o.print_failed),
                 "card_retries": sum(o.card_retries for o in self.outcomes),
                 "certificates_taken": sum(1 for o in self.outcomes if o.certificate),
-                "checked_in_with_code": len(self.codes),
+                "appointments_booked": len(self.codes),
                 "staff": {"windows_signed_in": sorted(self.tally.signed_in), "called": len(self.tally.called),
                           "finished": sum(self.tally.finished.values()), "rated": sum(self.tally.rated.values()),
                           "empty_calls": self.tally.empty_calls},

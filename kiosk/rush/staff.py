@@ -111,7 +111,7 @@ async def work_window(desk: WindowDesk, pin: str, speed: float, citizens: dict[s
                       default_handling_s: Callable[[str], float], tally: StaffTally, closing: asyncio.Event,
                       rate_tasks: set[asyncio.Task[None]]) -> None:
     """The staff member's morning at ``desk`` until ``closing`` is set and nobody is at the window."""
-    idle_poll_s = max(0.5, 30.0 / speed)  # simulated seconds between two calls into an empty queue
+    idle_poll_s = max(1.0, 30.0 / speed)  # simulated seconds between two calls into an empty queue
     while True:
         state = desk.state
         if state.pending is not None:

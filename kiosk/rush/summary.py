@@ -69,7 +69,8 @@ async def collect(client: ServerClient, speed: float, since_id: int = 0) -> dict
     return {
         "tickets": {"issued": len(tickets), "printed": printed.get("printed", 0),
                     "print_failed": printed.get("failed", 0), "called": sum(1 for t in tickets if t.get("called_at")),
-                    "finished": states.get("finished", 0), "by_state": dict(sorted(states.items()))},
+                    "finished": states.get("finished", 0), "by_state": dict(sorted(states.items())),
+                    "by_priority": dict(sorted(Counter(t.get("priority", "normal") for t in tickets).items()))},
         "ratings": {"given": len(ratings),
                     "levels": dict(sorted(Counter(str(e["data"].get("level")) for e in ratings).items()))},
         "certificates": {"printed": sum(1 for e in certificates if e["data"].get("outcome") == "printed"),

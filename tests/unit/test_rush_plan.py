@@ -13,7 +13,7 @@ from config.model import NodeRole
 from devices.idcard.record import parse_text_block
 from kiosk.hall import in_process_devices
 from kiosk.rush.deck import make_deck
-from kiosk.rush.plan import Kind, make_plan, parse_mix, served_services
+from kiosk.rush.plan import Kind, capacity_gap_s, make_plan, parse_mix, served_services
 
 COUNTY = Path(__file__).resolve().parents[2] / "config" / "samples" / "county_hall.toml"
 HALL = load_hall(COUNTY)
@@ -27,11 +27,11 @@ def test_the_same_seed_gives_the_same_morning_and_another_seed_another() -> None
 
 
 def test_citizens_arrive_in_order_want_served_services_and_carry_cards_when_they_must() -> None:
-    plan = make_plan(HALL, 300, seed=3, speed=10)
+    plan = make_plan(HALL, 300, seed=3, speed=10, arrival_s=20.0)
     served = served_services(HALL)
     assert [c.arrive_s for c in plan.citizens] == sorted(c.arrive_s for c in plan.citizens)
     mean_gap = plan.span_s / len(plan.citizens)
-    assert 14 < mean_gap < 26  # exponential gaps with a mean of 20 simulated seconds
+    assert 16 < mean_gap < 24  # exponential gaps with a mean of 20 simulated seconds
     for citizen in plan.citizens:
         service = HALL.service(citizen.service)
         assert service is not None and citizen.service in served
@@ -87,3 +87,14 @@ def test_each_window_node_gets_its_own_simulated_bus_line_in_one_process() -> No
     speaker = next(n for n in HALL.nodes if n.name == "speaker")
     assert in_process_devices(speaker, "espeak://")["speaker"] == "espeak://"
     assert in_process_devices(speaker)["speaker"] == "silent://"
+
+
+def test_by_default_arrivals_keep_the_window_terminals_busy_but_not_swamped() -> None:
+    served = served_services(HALL)
+    gap = capacity_gap_s(HALL, served)
+    windows = sum(1 for n in HALL.nodes if n.role is NodeRole.WINDOW)
+    minutes = {s.code: s.expected_minutes for s in HALL.services}
+    mean_handling_s = sum(minutes[c] * 60 * w for c, w in served.items()) / sum(served.values())
+    assert gap * windows == pytest.approx(mean_handling_s / 0.85)
+    plan = make_plan(HALL, 400, seed=4, speed=10)
+    assert 0.85 * gap < plan.span_s / 400 < 1.15 * gap
