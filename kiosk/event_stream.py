@@ -53,6 +53,7 @@ class EventFollower:
         self.linked = False
         self.connects = 0
         self.gaps = 0
+        self.applied = 0  # events handed to on_event by this follower (a restart that resumes replays few)
         self._on_event = on_event
         self._on_link = on_link
         self._on_reset = on_reset
@@ -111,6 +112,7 @@ class EventFollower:
                 if verdict:
                     await _call(self._on_event, data)
                     self.last_id = int(data["id"])
+                    self.applied += 1
             if ws.close_code == CLOSE_AFTER_BEYOND_LOG:
                 log.warning("the server's log ends before event %d (a data reset?); starting over", self.last_id)
                 self.last_id = 0

@@ -1,17 +1,19 @@
-"""The kiosk role: runs the take-a-ticket flow and performs its effects with the node's real devices.
+"""The kiosk role: runs the kiosk's home dispatcher (every flow) and performs its effects with the node's devices.
 
-The flow (kiosk/flows/take_ticket.py, or another flow module with the same initial/step) decides; this class
+The flow (kiosk/flows/home.py, or another flow module with the same initial/step) decides; this class
 only does what an effect asks and feeds the outcome back as the flow's next event: the printer's status, the
 server's answer to a request sent under the flow's Idempotency-Key, the print's outcome, card reads from the
 polling loops, touches from ``inbox`` (the runtime's ``inputs`` queue, where the touch UI puts Touch events) and
 an IdleTimeout when nobody touched the kiosk for the idle time. Every event goes through one queue and one loop,
 so the flow sees one thing at a time, in order.
 
-Printed / print_failed reports go through the node's durable outbox; a rating is sent at once and waits in the
-outbox if the server is away. Screens go to the node's view (the touch UI) as the flow's Show effects.
+Printed / print_failed reports go through the node's durable outbox; a rating (and a certificate print's log)
+is sent at once, since its answer matters to the flow, and waits in the outbox if the server is away. Screens
+go to the node's view (the touch UI) as the flow's Show effects.
 
-The certificate-printing flow (another helper's kiosk/certificate_desk.py) will plug in where
-``perform`` meets an effect it does not know: ``extra_effects`` maps such an effect type to its performer.
+``extra_effects`` maps an effect type the class does not perform itself to its performer: the certificate
+flow's effects go to a CertificateDesk (kiosk/certificate_desk.py) with the e-licence client of the hall's
+``elicence_url`` and the node's ``certificate_printer``, when the kiosk has both.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ import datetime as dt
 import logging
 import secrets
 import zoneinfo
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from config.secrets import holder_secret
+from devices.certificate.driver import CertificatePrinter
 from devices.errors import DeviceError
 from devices.idcard.driver import IdCardReader
 from devices.smartcard.driver import SmartCardReader
@@ -32,13 +35,19 @@ from devices.state import DeviceState, PaperState
 from devices.ticket_printer.driver import PrintNotConfirmed, PrintRefused, TicketPrinter
 from devices.ticket_printer.ticket import TicketLayout
 from kiosk.card_loops import CardWatch, id_card_loop, social_security_loop
-from kiosk.flows import take_ticket
-from kiosk.flows.context import KioskContext, featured_services
+from kiosk.certificate_desk import CertificateDesk
+from kiosk.elicence.client import ELicenceClient
+from kiosk.flows import home
+from kiosk.flows.context import KioskContext, certificates_offered, featured_services
 from kiosk.flows.effects import (
     Effect,
+    FetchDocuments,
     FetchTicketStatus,
+    PrintCertificate,
     PrintTicket,
+    RateCertificatePrint,
     ReadPrinterStatus,
+    ReportCertificatePrint,
     ReportPrinted,
     ReportPrintFailed,
     RequestCheckIn,
@@ -57,6 +66,7 @@ from kiosk.flows.events import (
     PrinterStatusRead,
     PrintFailed,
     ServerAnswer,
+    ServerUnreachable,
 )
 from kiosk.node import NodeRuntime
 from kiosk.server_client import Result, Unreachable, as_flow_event
@@ -69,6 +79,8 @@ log = logging.getLogger(__name__)
 PRINTER_WORKS = frozenset({"connected", "ready", "degraded"})
 
 Performer = Callable[[Any], Awaitable[Event | None]]
+
+NUMBERS_KEPT = 20_000  # numbers → ids remembered: a county hall's busiest day, several times over
 
 
 class Flow(Protocol):
@@ -96,19 +108,26 @@ class KioskNode:
     """The kiosk behaviour of a NodeRuntime (see kiosk/node.py ROLE_BEHAVIOURS)."""
 
     def __init__(self, runtime: NodeRuntime, inbox: asyncio.Queue[Event] | None = None,
-                 flow: Flow = take_ticket) -> None:
+                 flow: Flow = home) -> None:
         self.runtime = runtime
         hall = runtime.hall
         self.tz = zoneinfo.ZoneInfo(hall.timezone)
+        certificate_printer = runtime.device("certificate_printer")
+        self.library = ELicenceClient(hall.elicence_url) if certificates_offered(hall, runtime.node) else None
         self.ctx = KioskContext(hall, runtime.node.name, holder_secret(hall), secrets.token_hex(6),
-                                featured=featured_services(hall), idle_reset_s=runtime.settings.idle_reset_s)
+                                featured=featured_services(hall), idle_reset_s=runtime.settings.idle_reset_s,
+                                certificates=self.library is not None
+                                and isinstance(certificate_printer, CertificatePrinter))
         self.inbox: asyncio.Queue[Event] = inbox if inbox is not None else runtime.inputs
         self.flow = flow
         self.state: Any
         self.state, first = flow.initial(self.ctx)
         self._first = first
-        self.numbers: dict[str, str] = {}  # printed number → ticket id, from the stream (for status by number)
         self.extra_effects: dict[type, Performer] = {}
+        if self.library is not None and isinstance(certificate_printer, CertificatePrinter):
+            desk = CertificateDesk(self.library, certificate_printer, self._send)
+            for kind in (FetchDocuments, PrintCertificate, ReportCertificatePrint, RateCertificatePrint):
+                self.extra_effects[kind] = desk.perform
         self.id_watch = CardWatch()
         self.ss_watch = CardWatch()
 
@@ -124,6 +143,8 @@ class KioskNode:
             loops.append(asyncio.create_task(social_security_loop(ss_reader, self.inbox.put_nowait, self.today,
                                                                    self.ss_watch)))
         try:
+            if self.library is not None:
+                await self.library.open()
             await self._perform_all(self._first)
             while True:
                 try:
@@ -135,6 +156,8 @@ class KioskNode:
             for task in loops:
                 task.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
+            if self.library is not None:
+                await self.library.close()
 
     def today(self) -> dt.date:
         return dt.datetime.now(self.tz).date()
@@ -154,13 +177,24 @@ class KioskNode:
                 outcomes.append(outcome)
         return outcomes
 
+    @property
+    def numbers(self) -> dict[str, str]:
+        """Printed number → ticket id, from the stream (for status by number), kept in the node's memory since
+        a restart does not replay the stream from 0."""
+        return self.runtime.memory.section("numbers")
+
     async def on_event(self, event: dict[str, Any]) -> None:
         """The stream: which ticket id each printed number is (kiosks may not list tickets), and which other
         kiosks' printers work, so a kiosk that cannot print names one that can."""
         data = event.get("data") or {}
         if event.get("type") == "ticket.issued":
             if isinstance(data.get("number"), str) and isinstance(data.get("ticket"), str):
-                self.numbers[data["number"]] = data["ticket"]
+                numbers = self.numbers
+                numbers.pop(data["number"], None)  # re-inserted last: the oldest numbers go first
+                numbers[data["number"]] = data["ticket"]
+                while len(numbers) > NUMBERS_KEPT:
+                    del numbers[next(iter(numbers))]
+                self.runtime.memory.touched()
         elif event.get("type") == "device.state" and data.get("kind") == "ticket_printer":
             node = data.get("node")
             if isinstance(node, str) and node != self.runtime.node.name:
@@ -203,7 +237,7 @@ class KioskNode:
         log.warning("kiosk %s cannot perform %s", self.ctx.node, type(effect).__name__)
         return None
 
-    def _answered(self, result: Result, key: str) -> Event:
+    def _answered(self, result: Result, key: str) -> ServerAnswer | ServerUnreachable:
         if isinstance(result, Unreachable):
             self.runtime.note_unreachable()
         else:
@@ -239,11 +273,16 @@ class KioskNode:
         return PrintDone(paper.ticket_id)
 
     async def _rate(self, effect: SubmitRating) -> Event:
-        path = f"/api/v1/tickets/{effect.ticket_id}/rating"
-        result = await self.runtime.client.request("POST", path, effect.body, effect.key)
+        return await self._send(f"/api/v1/tickets/{effect.ticket_id}/rating", effect.body, effect.key)
+
+    async def _send(self, path: str, body: Mapping[str, Any], key: str) -> ServerAnswer | ServerUnreachable:
+        """POST now, since the flow wants the answer (a print's id to rate); kept in the outbox under the same
+        key when the server is away, so it still arrives, once. Also the certificate desk's Reporter."""
+        result = await self.runtime.client.request("POST", path, body, key)
         if isinstance(result, Unreachable):
-            await self._keep("rating", path, dict(effect.body), effect.key)
-        return self._answered(result, effect.key)
+            kind = "rating" if path.endswith("/rating") else "certificate_print"
+            await self._keep(kind, path, dict(body), key)
+        return self._answered(result, key)
 
     async def _status_by_number(self, effect: FetchTicketStatus) -> Event:
         ticket_id = self.numbers.get(effect.number.upper())

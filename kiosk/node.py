@@ -4,7 +4,8 @@ Whatever the role, a node does the same things, so they live here once: it opens
 URLs (real or ``sim+``) through devices.registry, supervises them (asks each for its status now and then, which
 is also what makes the Device base reconnect an unplugged one) and sends every state transition to the server
 through the durable outbox, in order; it sends a heartbeat; it follows the event stream from the last event it
-applied; and it tells its view, in words, when the server cannot be reached. What the node *does* with its
+applied (kept in its data dir by kiosk/node_memory.py, so a restart does not replay the day); and it tells its
+view, in words, when the server cannot be reached. What the node *does* with its
 devices depends on its role: ``ROLE_BEHAVIOURS`` below is the one table that says which class does that, so a
 window terminal or an announcer plugs in there without touching the rest.
 """
@@ -28,6 +29,7 @@ from devices.state import DeviceState, DeviceStatus
 from kiosk.event_stream import EventFollower
 from kiosk.flows.effects import Show
 from kiosk.flows.words import Words
+from kiosk.node_memory import NodeMemory
 from kiosk.outbox import Outbox
 from kiosk.server_client import Answer, RetryPolicy, ServerClient, new_key
 
@@ -122,7 +124,9 @@ class NodeRuntime:
         self.client = ServerClient(server, token, policy=settings.policy)
         self.devices: dict[str, Device] = {}
         self.outbox: Outbox | None = None
-        self.follower = EventFollower(self.client, self._on_event, on_link=self._on_stream_link)
+        self.memory = NodeMemory(self.data_dir / node.name)
+        self.follower = EventFollower(self.client, self._on_event, after=self.memory.last_event_id,
+                                      on_link=self._on_stream_link, on_reset=self._on_stream_reset)
         self.reachable: bool | None = None  # None: not known yet
         self.behaviour: Behaviour | None = None
         self._make_behaviour = behaviour
@@ -145,7 +149,7 @@ class NodeRuntime:
             await self._open_devices()
             self.behaviour = self._build_behaviour()
             work: list[Callable[[], Awaitable[None]]] = [
-                self._send_reports, self._heartbeats, self._supervise, self.follower.run,
+                self._send_reports, self._heartbeats, self._supervise, self.follower.run, self.memory.run,
                 lambda: self._outbox().run(self.client, self.settings.outbox_retry_s)]
             if self.behaviour is not None:
                 work.append(self.behaviour.run)
@@ -203,6 +207,10 @@ class NodeRuntime:
             except Exception:
                 log.exception("node %s: closing %s failed", self.node.name, device.describe())
         await self.client.close()
+        try:
+            await self.memory.flush()
+        except OSError as err:
+            log.warning("node %s: its memory was not saved (%s); the next start replays more", self.node.name, err)
         if self.outbox is not None:
             await self.outbox.close()
 
@@ -271,6 +279,11 @@ class NodeRuntime:
     async def _on_event(self, event: dict[str, Any]) -> None:
         if self.behaviour is not None:
             await self.behaviour.on_event(event)
+        self.memory.applied(int(event["id"]))
+
+    def _on_stream_reset(self) -> None:
+        """The server's log is shorter than our id (a data reset): forget what the old log taught us."""
+        self.memory.forget()
 
     def note_unreachable(self) -> None:
         """A request of the role's own found the server away (the screen says so at once, not at the next beat)."""

@@ -36,6 +36,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                       "t transfer, p pause, c resume, f finish, i sign in, o sign out, q quit)")
     node.add_argument("--check", action="store_true",
                       help="probe the node's devices and the server connection, print the findings, exit 0/1")
+    node.add_argument("--size", default="", help="a kiosk's touch UI size WxH (default 1080x1920, or the panel's "
+                      "own with --fullscreen)")
+    node.add_argument("--fullscreen", action="store_true", help="a kiosk's touch UI full screen")
+    node.add_argument("--headless", action="store_true",
+                      help="no window: SDL's dummy driver (the default when there is no display)")
 
 
 def _fail(message: str) -> int:
@@ -77,10 +82,22 @@ def run_node(args: argparse.Namespace) -> int:
         return 0 if ok else 1
     if args.console and node.role is not NodeRole.WINDOW:
         return _fail(f"--console drives a window terminal; {node.name!r} is a {node.role.value} node")
-    return asyncio.run(_serve(hall, node, args.server, token, Path(args.data), console=args.console))
+    size = (0, 0)
+    if node.role is NodeRole.KIOSK:
+        from kiosk.node_ui import ui_size
+
+        try:
+            size = ui_size(args.size, args.fullscreen)
+        except ValueError as err:
+            return _fail(str(err))
+    return asyncio.run(_serve(hall, node, args.server, token, Path(args.data), console=args.console, size=size,
+                              fullscreen=args.fullscreen, headless=args.headless))
 
 
-async def _serve(hall: Hall, node: Node, server: str, token: str, data: Path, console: bool = False) -> int:
+async def _serve(hall: Hall, node: Node, server: str, token: str, data: Path, *, console: bool = False,
+                 size: tuple[int, int] = (0, 0), fullscreen: bool = False, headless: bool = False) -> int:
+    """Run the node until a signal; a kiosk with its touch UI (kiosk/node_ui.py) as its view, a window with
+    ``console`` driven from this terminal."""
     from kiosk.node import NodeRuntime
 
     behaviour = None
@@ -88,12 +105,21 @@ async def _serve(hall: Hall, node: Node, server: str, token: str, data: Path, co
         from kiosk.window_console import WindowConsole
 
         behaviour = WindowConsole
-    runtime = NodeRuntime(hall, node, server=server, token=token, data_dir=data, behaviour=behaviour)
+    ui = None
+    if node.role is NodeRole.KIOSK:
+        from kiosk import node_ui
+
+        node_ui.choose_video_driver(os.environ, headless)
+        ui = node_ui.TouchUI(hall, f"servicehall kiosk {node.name}", size, fullscreen=fullscreen)
+    runtime = NodeRuntime(hall, node, server=server, token=token, data_dir=data, view=ui, behaviour=behaviour)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.stop)
     try:
-        await runtime.run()
+        if ui is not None:
+            await node_ui.run_with_ui(runtime, ui)
+        else:
+            await runtime.run()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

@@ -1,6 +1,6 @@
 """``servicehall screen kiosk``: the kiosk touch UI's start screen for one kiosk node of a hall file, as a PNG
 (``--snapshot``) or in a window, so a technician can check the layout and the names on a panel size without
-running the node (the node program runs the flows; this shows the take-a-ticket flow's first screen)."""
+running the node (the node program runs the flows; this shows the kiosk's home screen, kiosk/flows/home.py)."""
 
 from __future__ import annotations
 
@@ -39,15 +39,16 @@ def run_preview(args: argparse.Namespace) -> int:
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     import pygame
 
-    from kiosk.flows import take_ticket
-    from kiosk.flows.context import KioskContext, featured_services
+    from kiosk.flows import home
+    from kiosk.flows.context import KioskContext, certificates_offered, featured_services
     from kiosk.flows.effects import Show
     from screens.kiosk_models import Names
     from screens.kiosk_ui import KioskScreen
     from screens.snapshot import save
 
-    ctx = KioskContext(hall, node.name, b"preview", "preview", featured=featured_services(hall))
-    _, effects = take_ticket.initial(ctx)
+    ctx = KioskContext(hall, node.name, b"preview", "preview", featured=featured_services(hall),
+                       certificates=certificates_offered(hall, node))
+    _, effects = home.initial(ctx)
     start = next(e for e in effects if isinstance(e, Show))
     names = Names.from_hall(hall)
     if args.snapshot:

@@ -70,7 +70,12 @@ LABELS: dict[Button, Words] = {
     Button.RETRY: Words("重试", "Try again"), Button.NORMAL_TICKET: Words("改取普通号", "Take a normal ticket"),
     Button.DELETE: Words("删除", "Delete"), Button.SUBMIT: Words("确定", "OK"), Button.SKIP: Words("跳过", "Skip"),
     Button.STATUS: Words("查询我的号码", "Where is my number?"),
+    Button.CHECK_IN: Words("预约签到", "Appointment check-in"),
+    Button.CERTIFICATES: Words("自助证照打印", "Print my certificates"),
+    Button.GUIDE: Words("办事指南", "Service guide"),
 }
+#: the home screen's entries into the other flows: their own section of the start screen
+_ENTRIES = (Button.CHECK_IN, Button.CERTIFICATES, Button.GUIDE, Button.STATUS)
 #: 好差评's five levels, as the rating pad and the web page word them
 LEVEL_LABELS: dict[str, Words] = {"5": Words("非常满意", "Very satisfied"), "4": Words("满意", "Satisfied"),
                                   "3": Words("基本满意", "Fairly satisfied"), "2": Words("不满意", "Dissatisfied"),
@@ -117,6 +122,15 @@ PLANS: dict[Screen, Plan] = {
     Screen.GUIDE: Plan(Words("所需材料", "What to bring")),
     Screen.STATUS_ENTRY: Plan(Words("查询号码", "Find my number"), number_label=Words("号码", "Number")),
     Screen.STATUS: Plan(Words("号码状态", "Ticket status"), number_label=Words("号码", "Number")),
+    Screen.CERTIFICATE_CARD: Plan(Words("自助证照打印", "Print my certificates"),
+                                  Words("请将身份证放在读卡区，打印您本人的证明。",
+                                        "Place your ID card on the reader to print your own certificates."),
+                                  card_hint=True),
+    Screen.DOCUMENTS: Plan(Words("选择证明", "Choose a certificate"),
+                           Words("请选择要打印的证明。", "Choose the certificate to print.")),
+    Screen.CERTIFICATE_DONE: Plan(Words("打印完成", "Printed"),
+                                  Words("证明已打印，请从下方出纸口取走。",
+                                        "Your certificate is printed; please take it.")),
 }
 
 
@@ -148,6 +162,8 @@ class Names:
             return LEVEL_LABELS.get(touch.value, Words(touch.value, ""))
         if touch.button in (Button.DIGIT, Button.LETTER):
             return Words(touch.value, "")
+        if touch.button is Button.DOCUMENT:  # a flow names its documents in Show.labels; this is the fallback
+            return Words("证明", f"Certificate {touch.value}")
         return LABELS.get(touch.button, Words(touch.button.value, ""))
 
 
@@ -246,16 +262,20 @@ def hit(view: KioskView, pos: tuple[int, int]) -> Target | None:
 
 
 def kiosk_view(show: Show, names: Names, size: tuple[int, int], *, dpi: float = DEFAULT_DPI, page: int = 0,
-               pressed: Touch | None = None) -> KioskView:
-    """The frame for ``show`` on a ``size`` panel; ``page`` pages a long list, ``pressed`` lights a target."""
+               pressed: Touch | None = None, notice: Words | None = None) -> KioskView:
+    """The frame for ``show`` on a ``size`` panel; ``page`` pages a long list, ``pressed`` lights a target;
+    ``notice`` (the node's own news, e.g. "the server cannot be reached") takes the whole header band, in red."""
     plan = PLANS[show.screen]
     layout = Layout(size, dpi)
     s = layout.scale.px
-    header_bg = ALERT_BG if plan.alert else theme.PANEL
-    header_en = theme.TEXT if plan.alert else SOFT
+    header_bg = ALERT_BG if plan.alert or notice else theme.PANEL
+    header_en = theme.TEXT if plan.alert or notice else SOFT
     header = TextBlock(layout.header_text, plan.title.zh, plan.title.en, s(60), s(34), theme.TEXT, header_bg,
                        colour_en=header_en)
-    masked = masked_only(show.holder_masked)
+    masked = masked_only(show.holder_masked) if notice is None else ""
+    if notice is not None:
+        band = (layout.header_text[0], 0, size[0] - 2 * layout.header_text[0], layout.header_text[3])
+        header = TextBlock(band, notice.zh, notice.en, s(44), s(28), theme.TEXT, header_bg, colour_en=header_en)
     holder = TextBlock(layout.holder, f"{masked} 您好", f"Hello, {masked}", s(44), s(30), theme.TEXT, header_bg,
                        align="right", colour_en=header_en) if masked else None
     words = show.words if show.words != NO_WORDS else plan.default
@@ -283,7 +303,7 @@ def kiosk_view(show: Show, names: Names, size: tuple[int, int], *, dpi: float = 
         text = show.number or "—"
         number = NumberBlock(nb, text, label, s(300) if not keys else s(160),
                              theme.ACCENT if show.number else SOFT)
-    targets = tuple(_target(box, touch, step, names, keys, s, pressed) for box, touch, step in placed)
+    targets = tuple(_target(box, touch, step, show, names, keys, s, pressed) for box, touch, step in placed)
     heading_blocks = tuple(TextBlock(box, w.zh, w.en, s(42), s(28), SOFT) for box, w in headings)
     qr = regions.picture if show.qr else None
     hint = TextBlock(regions.picture, CARD_HINT.zh, CARD_HINT.en, s(44), s(30), theme.TEXT, theme.PANEL,
@@ -308,20 +328,24 @@ def _groups(screen: Screen, grid: Sequence[Touch], keys: Sequence[Touch],
         return out
     if screen is Screen.START:
         featured = [t for t in grid if t.button is Button.SERVICE]
-        categories = [t for t in grid if t.button is not Button.SERVICE]
+        entries = [t for t in grid if t.button in _ENTRIES]
+        categories = [t for t in grid if t.button is not Button.SERVICE and t.button not in _ENTRIES]
         out = []
         if featured:
             out.append((Words("常办业务", "Frequent services"), featured, 2))
         if categories:
             out.append((Words("按部门查找", "By department"), categories, 3 if len(categories) > 4 else 2))
+        if entries:
+            out.append((Words("自助服务", "Self-service"), entries, 2))
         return out
     if not grid:
         return []
-    one_column = screen in (Screen.RATING, Screen.GREEN_OFFER, Screen.REPRINT_OFFER) or len(grid) <= 3
+    one_column = screen in (Screen.RATING, Screen.GREEN_OFFER, Screen.REPRINT_OFFER, Screen.DOCUMENTS) \
+        or len(grid) <= 3
     return [(None, list(grid), 1 if one_column else 2)]
 
 
-def _target(box: Box, touch: Touch | None, step: int, names: Names, keys: Sequence[Touch],
+def _target(box: Box, touch: Touch | None, step: int, show: Show, names: Names, keys: Sequence[Touch],
             s: Any, pressed: Touch | None) -> Target:
     if touch is None:
         label = PAGE_NEXT if step > 0 else PAGE_PREVIOUS
@@ -335,5 +359,7 @@ def _target(box: Box, touch: Touch | None, step: int, names: Names, keys: Sequen
     else:
         style = Style.CHOICE
     big = touch.button in (Button.DIGIT, Button.LETTER)
-    return Target(box, touch, names.label(touch), style, s(72) if big else s(50), s(30),
+    label = show.label_of(touch)
+    return Target(box, touch, label if label != NO_WORDS else names.label(touch), style,
+                  s(72) if big else s(50), s(30),
                   pressed=pressed == touch)

@@ -28,6 +28,7 @@ import pygame
 
 from kiosk.flows.effects import Screen, Show
 from kiosk.flows.events import Touch
+from kiosk.flows.words import Words
 from screens import theme
 from screens.kiosk_models import DEFAULT_DPI, Box, KioskView, Names, Style, Target, TextBlock, hit, kiosk_view
 from screens.qr import qr_surface
@@ -249,7 +250,14 @@ class KioskScreen:
         self._page = 0
         self._down: Target | None = None
         self._shown_at = clock()
+        self._notice: Words | None = None
         self.view = self._build()
+
+    def notice(self, words: Words | None) -> None:
+        """The node's own news over every screen's header (None takes it away): the server cannot be reached."""
+        if words != self._notice:
+            self._notice = words
+            self.view = self._build()
 
     def show(self, effect: Show) -> None:
         """A flow's Show: the next frame draws it (a new screen starts at its first page)."""
@@ -258,16 +266,20 @@ class KioskScreen:
             self._shown_at = self._clock()
             self.view = self._build()
 
+    @property
+    def settled(self) -> bool:
+        """The screen has been up for ``settle_s``: a tap now counts (one earlier is taken for a double tap)."""
+        return self._clock() - self._shown_at >= self.settle_s
+
     def _build(self) -> KioskView:
         pressed = self._down.touch if self._down is not None else None
         return kiosk_view(self._show, self.names, self.surface.get_size(), dpi=self.dpi, page=self._page,
-                          pressed=pressed)
+                          pressed=pressed, notice=self._notice)
 
     def press(self, pos: tuple[int, int]) -> None:
         """A finger (or mouse) went down at ``pos``: light the target under it."""
         target = hit(self.view, pos)
-        settled = self._clock() - self._shown_at >= self.settle_s
-        self._down = target if settled else None
+        self._down = target if self.settled else None
         self.view = self._build()
 
     def release(self, pos: tuple[int, int]) -> Touch | None:

@@ -49,9 +49,9 @@ from kiosk.flows.events import (
 )
 from kiosk.flows.holder import Holder, from_id_card
 from kiosk.flows.take_ticket import card_words
-from kiosk.flows.words import ASK_STAFF, Words
+from kiosk.flows.words import ASK_STAFF, NO_WORDS, Words
 
-__all__ = ["FAULT_WORDS", "Certificates", "Stage", "initial", "step"]
+__all__ = ["FAULT_WORDS", "Certificates", "Stage", "document_label", "initial", "step"]
 
 
 class Stage(StrEnum):
@@ -89,6 +89,13 @@ _TAP = Words("请将身份证放在读卡区，打印您本人的证明。",
              "Place your ID card on the reader to print your own certificates.")
 _ID_ONLY = Words("自助证照打印须使用居民身份证，请刷身份证。",
                  "Certificates are printed for a resident ID card: please tap your ID card instead.")
+
+
+def document_label(document: DocumentItem) -> Words:
+    """A document as its target names it: the kind, then when it was issued (two of a kind tell apart by date)."""
+    issued = document.issued
+    return Words(f"{document.kind}（{issued.year}年{issued.month}月{issued.day}日）",
+                 f"{document.kind_en or 'Certificate'}, issued {issued.isoformat()}")
 
 
 @dataclass(frozen=True)
@@ -262,7 +269,8 @@ def _screen(state: Certificates, words: Words | None = None) -> Show:
             return Show(Screen.DOCUMENTS, words or none, choices=(done,), holder_masked=masked)
         pick = Words("请选择要打印的证明。", "Choose the certificate to print.")
         items = tuple(Touch(Button.DOCUMENT, d.id) for d in state.documents)
-        return Show(Screen.DOCUMENTS, words or pick, choices=(*items, done), holder_masked=masked)
+        labels = (*(document_label(d) for d in state.documents), NO_WORDS)
+        return Show(Screen.DOCUMENTS, words or pick, choices=(*items, done), holder_masked=masked, labels=labels)
     kind = Words(state.chosen.kind, state.chosen.kind_en or "certificate") if state.chosen else Words("", "")
     if stage is Stage.PRINTING:
         return Show(Screen.WORKING, Words(f"正在打印「{kind.zh}」，请稍候……", f"Printing your {kind.en}, please wait…"),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from config.model import Hall, NodeRole, Service
+from config.model import Hall, Node, NodeRole, Service
 
-__all__ = ["FEATURED_LIMIT", "KioskContext", "featured_services", "nearest_kiosk"]
+__all__ = ["FEATURED_LIMIT", "KioskContext", "certificates_offered", "featured_services", "nearest_kiosk"]
 
 FEATURED_LIMIT = 6  # big buttons on the start screen: one touch to a ticket
 
@@ -18,6 +18,12 @@ def featured_services(hall: Hall, ranking: Sequence[str] = (), limit: int = FEAT
     known = [s.code for s in hall.services]
     ordered = [c for c in ranking if c in known] + [c for c in known if c not in ranking]
     return tuple(dict.fromkeys(ordered))[:limit]
+
+
+def certificates_offered(hall: Hall, node: Node) -> bool:
+    """Self-service certificate printing at ``node``: the hall has an e-licence library and the node an A4
+    printer (its ``certificate_printer`` device)."""
+    return bool(hall.elicence_url) and "certificate_printer" in node.devices
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,8 @@ class KioskContext:
     key_seed: str
     featured: tuple[str, ...] = ()
     idle_reset_s: float = 60.0
+    certificates: bool = False  # self-service certificate printing here: the hall has an e-licence library
+    # (elicence_url) and this node a certificate_printer
 
     def service(self, code: str) -> Service | None:
         return self.hall.service(code)

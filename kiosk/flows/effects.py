@@ -44,13 +44,18 @@ class Screen(StrEnum):
     STATUS = "status"
     CERTIFICATE_CARD = "certificate_card"  # 自助证照打印: "tap your ID card"
     DOCUMENTS = "documents"  # the holder's documents to pick from (or the words that there are none); each
-    # choice is Touch(DOCUMENT, id): its label (kind, kind_en, issued) is in the flow state's ``documents``
+    # choice is Touch(DOCUMENT, id), labelled in the Show's ``labels`` (kind, kind_en, issued)
     CERTIFICATE_DONE = "certificate_done"  # "take your certificate"
 
 
 @dataclass(frozen=True)
 class Show:
-    """Show a screen; ``choices`` are its targets, each the very Touch it gives back when pressed."""
+    """Show a screen; ``choices`` are its targets, each the very Touch it gives back when pressed.
+
+    ``labels``, when given, runs parallel to ``choices``: the words on each target, for choices that are not
+    config items the UI can name itself (a holder's documents); NO_WORDS in a slot keeps the UI's own label.
+    Everything a screen shows travels in the Show, so the UI never reaches into a flow's state.
+    """
 
     screen: Screen
     words: Words = NO_WORDS
@@ -58,6 +63,18 @@ class Show:
     choices: tuple[Touch, ...] = ()
     qr: str = ""
     holder_masked: str = ""
+    labels: tuple[Words, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.labels and len(self.labels) != len(self.choices):
+            raise ValueError(f"{len(self.labels)} labels for {len(self.choices)} choices on {self.screen.value}")
+
+    def label_of(self, touch: Touch) -> Words:
+        """The flow's own words for ``touch``, or NO_WORDS when the UI names it."""
+        for choice, label in zip(self.choices, self.labels, strict=False):
+            if choice == touch:
+                return label
+        return NO_WORDS
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ class Button(StrEnum):
     SKIP = "skip"
     STATUS = "status"  # the guide's "where is my number" entry
     DOCUMENT = "document"  # value: an e-licence document id
+    CHECK_IN = "check_in"  # the home screen's entries into the other flows (kiosk/flows/home.py)
+    CERTIFICATES = "certificates"
+    GUIDE = "guide"
 
 
 @dataclass(frozen=True)

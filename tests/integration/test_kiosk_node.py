@@ -53,7 +53,7 @@ async def _printed_events(session: aiohttp.ClientSession, server: ServerProcess,
 
 
 def _printing(kiosk: Kiosk) -> bool:
-    job = kiosk.behaviour.state.job
+    job = kiosk.ticket_state.job
     return job is not None and job.phase is Phase.PRINTING
 
 
@@ -117,7 +117,7 @@ async def test_a_kiosk_points_past_a_neighbour_whose_printer_the_server_says_is_
         neighbour.printer.inject(Fault.PAPER_OUT)
 
         async def learned() -> bool:
-            return "kiosk-2" in kiosk.behaviour.state.down
+            return "kiosk-2" in kiosk.ticket_state.down
 
         await until(learned, "kiosk-1 to learn from the stream that kiosk-2's printer is down")
         kiosk.printer.inject(Fault.PAPER_OUT)
@@ -127,7 +127,7 @@ async def test_a_kiosk_points_past_a_neighbour_whose_printer_the_server_says_is_
         neighbour.printer.clear(Fault.PAPER_OUT)
 
         async def back() -> bool:
-            return "kiosk-2" not in kiosk.behaviour.state.down
+            return "kiosk-2" not in kiosk.ticket_state.down
 
         await until(back, "kiosk-1 to learn that kiosk-2 works again")
 
@@ -280,12 +280,12 @@ async def test_an_unreachable_server_prints_nothing_and_retry_uses_the_same_requ
         mark = await _take_ticket(kiosk)
         away = await kiosk.view.wait_for(Screen.UNREACHABLE, mark)
         assert "无法连接" in away.words.zh and kiosk.printer.tickets == []  # no number the server did not give
-        job = kiosk.behaviour.state.job
+        job = kiosk.ticket_state.job
         assert job is not None
         server.start(same_port=True)
         mark = await kiosk.touch(Touch(Button.RETRY))
         shown = await kiosk.view.wait_for(Screen.NUMBER, mark)
-        again = kiosk.behaviour.state.job
+        again = kiosk.ticket_state.job
         assert again is not None and again.key == job.key  # the retry is the same request
         assert shown.number in kiosk.printer.tickets[-1].text
     assert [t["number"] for t in await _tickets(session, server)] == [shown.number]
@@ -299,4 +299,4 @@ async def test_idle_reset_wipes_the_holder_and_returns_to_the_start(
         await kiosk.view.wait_for(Screen.START, mark, match=lambda s: bool(s.holder_masked))
         mark = len(kiosk.view.shown)
         reset = await kiosk.view.wait_for(Screen.START, mark, what="the idle reset")
-        assert not reset.holder_masked and kiosk.behaviour.state.holder is None
+        assert not reset.holder_masked and kiosk.ticket_state.holder is None

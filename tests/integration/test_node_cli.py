@@ -86,3 +86,8 @@ def test_a_node_runs_reports_its_devices_and_stops_on_a_signal(tmp_path: Path, h
             proc.kill()
             proc.wait()
     assert (tmp_path / "node-data" / "kiosk-1" / "outbox.sqlite3").exists()
+
+
+def test_a_kiosks_ui_size_is_checked_in_words(hall_file: Path) -> None:
+    wrong = _node("--config", str(hall_file), "--node", "kiosk-1", "--size", "big", "--headless")
+    assert wrong.returncode == 1 and "could not parse size 'big'" in wrong.stderr and "WIDTHxHEIGHT" in wrong.stderr

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from config.model import Department, GreenChannel, Hall, HallHours, Node, NodeRole, Service, TimeRange
 from devices.idcard.record import CardKind, IdCardRecord, check_digit
 from devices.smartcard.social_security import SocialSecurityRecord
 from devices.state import DeviceState, PaperState
 from kiosk.flows.context import KioskContext
+from kiosk.flows.effects import Show
 from kiosk.flows.events import IdCardRead, PrinterStatusRead, ServerAnswer, SocialSecurityRead
 
 TODAY = dt.date(2026, 11, 23)
@@ -79,3 +81,27 @@ def refused(key: str, code: str, status: int = 409, details: dict[str, Any] | No
     if details is not None:
         error["details"] = details
     return ServerAnswer(key, status, {"error": error})
+
+
+State = TypeVar("State")
+
+
+def run_flow(step: Callable[[State, Any], tuple[State, list[Any]]], state: State,
+             *events: Any) -> tuple[State, list[Any]]:
+    """Feed ``events`` one by one; the last state and every effect, in order."""
+    effects: list[Any] = []
+    for event in events:
+        state, more = step(state, event)
+        effects += more
+    return state, effects
+
+
+def of(effects: Sequence[Any], kind: type) -> list[Any]:
+    """The effects of one kind."""
+    return [e for e in effects if isinstance(e, kind)]
+
+
+def shown(effects: Sequence[Any]) -> Show:
+    """The last screen shown."""
+    found: list[Show] = of(effects, Show)
+    return found[-1]

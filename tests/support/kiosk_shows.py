@@ -7,15 +7,31 @@ each screen of each flow and check that every Screen member was reached.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from kiosk.flows import check_in, guide, rating, take_ticket
-from kiosk.flows.effects import FetchTicketStatus, RequestCheckIn, RequestTicket, Show, SubmitRating
+from kiosk.flows import certificate, check_in, guide, home, rating, take_ticket
+from kiosk.flows.effects import (
+    FetchDocuments,
+    FetchTicketStatus,
+    PrintCertificate,
+    RateCertificatePrint,
+    ReportCertificatePrint,
+    RequestCheckIn,
+    RequestTicket,
+    Show,
+    SubmitRating,
+)
 from kiosk.flows.events import (
     Button,
     CardReadFailed,
+    CertificateFault,
+    CertificatePrinted,
+    CertificatePrintFailed,
+    DocumentItem,
+    DocumentsFetched,
     Event,
     PrintDone,
     PrintFailed,
@@ -28,6 +44,11 @@ from tests.support.kiosk_flows import PAPER_OK, PAPER_OUT, context, id_card, iss
 
 Step = Event | Callable[[str], Event]
 ELDER = dt.date(1950, 3, 1)
+KEYED = (RequestTicket, RequestCheckIn, FetchTicketStatus, SubmitRating, FetchDocuments, PrintCertificate,
+         ReportCertificatePrint, RateCertificatePrint)
+DOCUMENTS = (DocumentItem("sb-1", "参保证明", "Social insurance certificate", dt.date(2026, 11, 20)),
+             DocumentItem("ws-1", "完税证明", "Tax payment certificate", dt.date(2026, 11, 2)),
+             DocumentItem("bdc-1", "不动产登记信息", "", dt.date(2025, 4, 30)))
 
 
 def _t(button: Button, value: str = "") -> Touch:
@@ -42,7 +63,7 @@ def _run(name: str, step: Callable[[Any, Event], tuple[Any, list[Any]]], state: 
     def take(effects: Sequence[Any]) -> None:
         nonlocal key
         for effect in effects:
-            if isinstance(effect, RequestTicket | RequestCheckIn | FetchTicketStatus | SubmitRating):
+            if isinstance(effect, KEYED):
                 key = effect.key
             if isinstance(effect, Show):
                 out.append((f"{name}-{len(out):02d}-{effect.screen.value}", effect))
@@ -116,6 +137,33 @@ def guide_shows() -> list[tuple[str, Show]]:
     ])
 
 
+def certificate_shows() -> list[tuple[str, Show]]:
+    ctx = context()
+    out: list[tuple[str, Show]] = []
+    state, first = certificate.initial(ctx)
+    out += _run("certificate", certificate.step, state, first, [
+        CardReadFailed("card pulled", pulled=True), id_card(), lambda key: DocumentsFetched(key, DOCUMENTS),
+        _t(Button.DOCUMENT, "sb-1"), lambda key: CertificatePrintFailed(key, CertificateFault.JAM, "jam"),
+        _t(Button.RETRY), lambda key: CertificatePrinted(key),
+        lambda key: ServerAnswer(key, 201, {"print": "p-1", "outcome": "printed"}), _t(Button.DONE),
+        _t(Button.LEVEL, "5"), lambda key: ServerAnswer(key, 201, {"level": 5}),
+    ])
+    state, first = certificate.initial(ctx)
+    out += _run("nodocuments", certificate.step, state, first, [
+        id_card(), lambda key: DocumentsFetched(key, ()),
+    ])
+    return out
+
+
+def home_shows() -> list[tuple[str, Show]]:
+    """The home screen with every entry (certificates on), and the way back from a flow."""
+    state, first = home.initial(dataclasses.replace(context(), certificates=True))
+    return _run("home", home.step, state, first, [
+        id_card(), _t(Button.CERTIFICATES), _t(Button.DONE), _t(Button.GUIDE), _t(Button.DONE),
+    ])
+
+
 def every_show() -> list[tuple[str, Show]]:
     """Every Show of every scripted session of every flow, named ``<session>-<nn>-<screen>``."""
-    return [*take_ticket_shows(), *check_in_shows(), *rating_shows(), *guide_shows()]
+    return [*take_ticket_shows(), *check_in_shows(), *rating_shows(), *guide_shows(), *certificate_shows(),
+            *home_shows()]

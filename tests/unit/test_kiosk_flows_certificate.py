@@ -14,7 +14,6 @@ from kiosk.flows.effects import (
     RateCertificatePrint,
     ReportCertificatePrint,
     Screen,
-    Show,
     SubmitRating,
     WipePersonalData,
 )
@@ -32,26 +31,14 @@ from kiosk.flows.events import (
     Touch,
 )
 from kiosk.flows.holder import holder_key
-from tests.support.kiosk_flows import SECRET, context, id_card, ss_card
+from tests.support.kiosk_flows import SECRET, context, id_card, of, run_flow, shown, ss_card
 
 PROOF = DocumentItem("sb-1", "参保证明", "Social insurance certificate", dt.date(2026, 11, 20))
 TAX = DocumentItem("ws-1", "完税证明", "Tax payment certificate", dt.date(2026, 11, 2))
 
 
 def run(state: cf.Certificates, *events: Any) -> tuple[cf.Certificates, list[Any]]:
-    effects: list[Any] = []
-    for event in events:
-        state, more = cf.step(state, event)
-        effects += more
-    return state, effects
-
-
-def of(effects: list[Any], kind: type) -> list[Any]:
-    return [e for e in effects if isinstance(e, kind)]
-
-
-def shown(effects: list[Any]) -> Show:
-    return of(effects, Show)[-1]
+    return run_flow(cf.step, state, *events)
 
 
 def start() -> cf.Certificates:

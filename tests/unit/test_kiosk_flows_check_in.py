@@ -16,19 +16,11 @@ from kiosk.flows.effects import (
     WipePersonalData,
 )
 from kiosk.flows.events import Button, CardReadFailed, IdleTimeout, PrintDone, Touch
-from tests.support.kiosk_flows import PAPER_OK, PAPER_OUT, context, id_card, issued, refused
+from tests.support.kiosk_flows import PAPER_OK, PAPER_OUT, context, id_card, issued, of, refused, run_flow
 
 
 def run(state: ci.CheckIn, *events: Any) -> tuple[ci.CheckIn, list[Any]]:
-    effects: list[Any] = []
-    for event in events:
-        state, more = ci.step(state, event)
-        effects += more
-    return state, effects
-
-
-def of(effects: list[Any], kind: type) -> list[Any]:
-    return [e for e in effects if isinstance(e, kind)]
+    return run_flow(ci.step, state, *events)
 
 
 def typed(code: str) -> list[Touch]:

@@ -182,3 +182,33 @@ def test_a_pressed_target_is_lit_and_only_that_one() -> None:
     view = kiosk_view(show, NAMES, (1080, 1920), pressed=Touch(Button.DIGIT, "7"))
     assert [t.touch for t in view.targets if t.pressed] == [Touch(Button.DIGIT, "7")]
     assert hit(view, (-5, -5)) is None
+
+
+def test_documents_are_labelled_from_the_show_not_from_the_flow_state() -> None:
+    show = next(s for _, s in SHOWS if s.screen is Screen.DOCUMENTS and len(s.choices) > 1)
+    view = kiosk_view(show, NAMES, (1080, 1920))
+    labels = {t.touch.value: t.label for t in view.targets if t.touch is not None
+              and t.touch.button is Button.DOCUMENT}
+    assert labels["sb-1"] == Words("参保证明（2026年11月20日）", "Social insurance certificate, issued 2026-11-20")
+    assert labels["bdc-1"].zh.startswith("不动产登记信息") and labels["bdc-1"].en.startswith("Certificate")
+    done = next(t for t in view.targets if t.touch == Touch(Button.DONE))
+    assert done.label == Words("结束", "Finish")  # NO_WORDS in labels: the UI's own label
+
+
+def test_a_show_refuses_labels_that_do_not_match_its_choices() -> None:
+    with pytest.raises(ValueError, match="1 labels for 2 choices"):
+        Show(Screen.DOCUMENTS, choices=(Touch(Button.DOCUMENT, "a"), Touch(Button.DONE)), labels=(Words("a", "a"),))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["portrait", "landscape"])
+def test_the_nodes_notice_takes_the_header_band_in_red_over_any_screen(size: tuple[int, int]) -> None:
+    offline = Words("暂时无法连接排队服务器，正在重试。", "The queue server cannot be reached; retrying.")
+    show = Show(Screen.START, holder_masked="张*", choices=(Touch(Button.SERVICE, "A01"),))
+    view = kiosk_view(show, NAMES, size, notice=offline)
+    assert (view.header.zh, view.header.en) == (offline.zh, offline.en)
+    assert view.header.background == ALERT_BG and view.header.box[2] > size[0] * 0.9
+    assert view.holder is None  # the band is the notice's; the name comes back with the link
+    assert contrast(view.header.colour, ALERT_BG) >= 7 and contrast(view.header.colour_en, ALERT_BG) >= 7
+    plain = kiosk_view(show, NAMES, size)
+    assert plain.header.zh == PLANS[Screen.START].title.zh and plain.holder is not None
+    assert view.targets == plain.targets  # the screen itself is unchanged
