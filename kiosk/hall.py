@@ -22,13 +22,16 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from config.model import Hall, Node, NodeRole
+from kiosk.flows.effects import Show
+from kiosk.flows.words import Words
 from kiosk.hall_link import LinkRelay
 from kiosk.hall_procs import ChildProcess, free_port
 from kiosk.node import NodeRuntime, NodeSettings, NodeView
 
-__all__ = ["HallOptions", "RunningHall", "hall_nodes", "in_process_devices", "serve_hall"]
+__all__ = ["BothViews", "HallOptions", "PumpedView", "RunningHall", "hall_nodes", "in_process_devices", "serve_hall"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,43 @@ class HallOptions:
     relays: bool = False  # every node through its own LinkRelay (so the rush can cut one off)
     speaker_url: str | None = None  # replaces a silent:// speaker (the rush wants WAVs)
     settings: NodeSettings = field(default_factory=NodeSettings)
+
+
+@runtime_checkable
+class PumpedView(Protocol):
+    """A view with a loop of its own beside the node (the kiosk touch UI pumps pygame), closed at the end."""
+
+    async def run(self, runtime: NodeRuntime) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class BothViews:
+    """Two views of one node: what one is shown, the other is too (the rush's eyes and the touch UI)."""
+
+    def __init__(self, first: NodeView, second: NodeView) -> None:
+        self.views = (first, second)
+
+    def show(self, show: Show) -> None:
+        for view in self.views:
+            view.show(show)
+
+    def speak(self, words: Words) -> None:
+        for view in self.views:
+            view.speak(words)
+
+    def server_link(self, reachable: bool, words: Words) -> None:
+        for view in self.views:
+            view.server_link(reachable, words)
+
+    async def run(self, runtime: NodeRuntime) -> None:
+        pumped = [view.run(runtime) for view in self.views if isinstance(view, PumpedView)]
+        await asyncio.gather(*pumped)
+
+    def close(self) -> None:
+        for view in self.views:
+            if isinstance(view, PumpedView):
+                view.close()
 
 
 def in_process_devices(node: Node, speaker_url: str | None = None) -> dict[str, str]:
@@ -125,10 +165,11 @@ class RunningHall:
             relay = self.relays[node.name] = LinkRelay(node.name, host, int(port))
             url = await relay.start()
         assert node.demo_token is not None
+        view = self.view_for(node)
         runtime = NodeRuntime(hall, replace(node, devices=in_process_devices(node, self.options.speaker_url)),
                               server=url, token=node.demo_token, data_dir=self.options.data / "nodes",
-                              view=self.view_for(node), settings=self.options.settings)
-        task = asyncio.create_task(runtime.run(), name=f"node {node.name}")
+                              view=view, settings=self.options.settings)
+        task = asyncio.create_task(_run_node(runtime, view), name=f"node {node.name}")
         self.runtimes[node.name] = runtime
         self._tasks[node.name] = task
         started = asyncio.create_task(runtime.started.wait())
@@ -163,6 +204,20 @@ class RunningHall:
 
     async def start_server(self) -> None:
         await self.server.start()
+
+
+async def _run_node(runtime: NodeRuntime, view: NodeView | None) -> None:
+    """The node, and beside it its view's own loop if it has one (stopped and closed when the node ends)."""
+    if not isinstance(view, PumpedView):
+        await runtime.run()
+        return
+    pump = asyncio.create_task(view.run(runtime))
+    try:
+        await runtime.run()
+    finally:
+        pump.cancel()
+        await asyncio.gather(pump, return_exceptions=True)
+        view.close()
 
 
 async def serve_hall(hall: Hall, options: HallOptions,

@@ -1,6 +1,8 @@
 """``servicehall hall``: run the whole hall of a config on this machine, and with ``--rush N`` a simulated morning.
 
-Headless machines (no DISPLAY) get SDL's dummy drivers, so the same code runs with or without a screen.
+One kiosk (``--kiosk-ui``, the first by default) shows its touch UI (kiosk/node_ui.py): pygame has one display
+per process, and every node of the hall runs in this one. Without a display (no DISPLAY / WAYLAND_DISPLAY) SDL's
+dummy drivers are used, so the same code runs with or without a screen.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import sys
 from pathlib import Path
 
 from config.loader import ConfigError, load_hall
-from config.model import Hall
+from config.model import Hall, Node, NodeRole
 from kiosk.hall_clock import CLOCK_ENV, MorningClock
+from kiosk.node import NodeView
 
 __all__ = ["add_parser", "run_hall"]
 
@@ -30,6 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     hall.add_argument("--out", default="out/hall", help="directory for what the rush leaves (tickets, sounds, …)")
     hall.add_argument("--host", default="127.0.0.1", help="address the queue server listens on")
     hall.add_argument("--port", type=int, default=8080, help="the queue server's port (0: a free one)")
+    hall.add_argument("--kiosk-ui", default="", metavar="NODE",
+                      help="the kiosk whose touch UI is shown (default: the first kiosk; 'none' for none)")
     rush = hall.add_argument_group("rush", "a scripted, reproducible morning (kiosk/rush/)")
     rush.add_argument("--rush", type=int, metavar="N", help="N simulated citizens arrive, are served and rate")
     rush.add_argument("--seed", type=int, default=1, help="the rush's random seed (same seed, same morning)")
@@ -67,10 +72,24 @@ def run_hall(args: argparse.Namespace) -> int:
     _headless()
     from kiosk.hall import HallOptions, serve_hall
 
+    kiosks = [n.name for n in hall.nodes if n.role is NodeRole.KIOSK]
+    ui_node = args.kiosk_ui or (kiosks[0] if kiosks else "none")
+    if ui_node != "none" and ui_node not in kiosks:
+        print(f"hall: --kiosk-ui {ui_node!r} is not a kiosk of {args.config}; kiosks: {', '.join(kiosks)}",
+              file=sys.stderr)
+        return 1
+
+    def ui_for(node: Node) -> NodeView | None:
+        if node.name != ui_node:
+            return None
+        from kiosk.node_ui import TouchUI
+
+        return TouchUI(hall, f"servicehall hall: kiosk {node.name}")
+
     data, out = Path(args.data), Path(args.out)
     if args.rush is None:
         options = HallOptions(Path(args.config), data, out, args.host, args.port)
-        return asyncio.run(serve_hall(hall, options))
+        return asyncio.run(serve_hall(hall, options, view_for=ui_for))
     if args.clock == "morning" and CLOCK_ENV not in os.environ:
         return _again_on_the_morning_clock(hall, data)
     from kiosk.rush.run import run_rush, rush_options
@@ -80,7 +99,7 @@ def run_hall(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"hall: {err}", file=sys.stderr)
         return 1
-    return asyncio.run(run_rush(hall, options, plan))
+    return asyncio.run(run_rush(hall, options, plan, ui_for))
 
 
 

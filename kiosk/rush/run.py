@@ -19,6 +19,7 @@ import logging
 import os
 import time
 import zoneinfo
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from config.model import Hall, Node, NodeRole
 from config.secrets import holder_secret
 from devices.idcard.record import parse_text_block
 from kiosk.flows.holder import holder_key, mask_name
-from kiosk.hall import HallOptions, RunningHall, serve_hall
+from kiosk.hall import BothViews, HallOptions, RunningHall, serve_hall
 from kiosk.hall_clock import CLOCK_ENV
 from kiosk.node import NodeSettings, NodeView
 from kiosk.rush import outputs
@@ -73,15 +74,18 @@ def rush_options(hall: Hall, args: argparse.Namespace) -> tuple[HallOptions, Rus
     return options, RushSettings(plan, faults, Path(args.summary_json) if args.summary_json else None)
 
 
-async def run_rush(hall: Hall, options: HallOptions, settings: RushSettings) -> int:
-    """Run the hall with the rush as its job; 0 when the rush ran to its end."""
+async def run_rush(hall: Hall, options: HallOptions, settings: RushSettings,
+                   ui_for: Callable[[Node], NodeView | None] = lambda node: None) -> int:
+    """Run the hall with the rush as its job; 0 when the rush ran to its end. A kiosk with a touch UI
+    (``ui_for``) shows the rush's citizens' screens there too."""
     views: dict[str, RushView] = {}
 
     def view_for(node: Node) -> NodeView | None:
+        ui = ui_for(node)
         if node.role is NodeRole.KIOSK:
             views[node.name] = RushView()
-            return views[node.name]
-        return None
+            return views[node.name] if ui is None else BothViews(views[node.name], ui)
+        return ui
 
     def job(running: RunningHall) -> asyncio.Task[object]:
         return asyncio.create_task(Rush(running, settings, views).run())
