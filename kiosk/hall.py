@@ -6,11 +6,11 @@ node of the config (kiosks, window terminals, the speaker's display node) runs i
 as a NodeRuntime, each device on its configured URL, so ``sim+`` devices' simulators are objects the rush
 (kiosk/rush/) can reach. Ctrl-C or SIGTERM stops the nodes, then the children; nothing is left running.
 
-Two adaptations for running every node in one process, both only for simulators: a simulated RS-485 line
+Adaptations for running every node in one process, all only for simulators: a simulated RS-485 line
 (``sim+modbus+serial://?…``) is shared per line name within a process, and every window of the samples uses
 the unnamed line, so each node's unnamed line is named after the node (one line per window terminal, as in the
-hall); and the kiosks are given the e-licence simulator's URL when the config names none, so certificate
-printing works on the samples.
+hall); those lines are polled a little slower with a longer timeout (``SHARED_LOOP_BUS``); and the kiosks are
+given the e-licence simulator's URL when the config names none, so certificate printing works on the samples.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 #: the roles that do something in the hall (a manager or booking node is a person's browser or another system)
 RUN_ROLES = frozenset({NodeRole.KIOSK, NodeRole.WINDOW, NodeRole.DISPLAY})
 NODE_START_TIMEOUT_S = 60.0
+#: simulated RS-485 lines of a hall in one process: every window's line shares this loop, so a poll answer may
+#: wait behind the others' work; a 50 ms master timeout (right for a real line) would then flap devices "down"
+SHARED_LOOP_BUS = {"timeout": "0.3", "poll": "0.2"}
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,10 @@ def in_process_devices(node: Node, speaker_url: str | None = None) -> dict[str, 
         scheme, sep, rest = url.partition("://")
         if scheme.startswith("sim+modbus+") and sep and (rest == "" or rest.startswith("?")):
             url = f"{scheme}://{node.name}{rest}"
+        if scheme.startswith("sim+modbus+"):
+            for option, value in SHARED_LOOP_BUS.items():
+                if f"{option}=" not in url:
+                    url += f"{'&' if '?' in url else '?'}{option}={value}"
         if name == "speaker" and speaker_url and scheme == "silent":
             url = speaker_url
         devices[name] = url

@@ -19,6 +19,7 @@ import logging
 import os
 import time
 import zoneinfo
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,7 @@ class Rush:
         self.faults: list[FaultRecord] = []
         self.codes: dict[int, str] = {}
         self.served: set[int] = set()
+        self.last_refusal: dict[int, str] = {}
         self.calls = outputs.CallRecorder(running)
         self.closing = asyncio.Event()
         self._departments = {s.code: s.department for s in self.hall.services}
@@ -187,6 +189,8 @@ class Rush:
                 "real_s": round(real_s, 1), "kinds": kinds, "out": str(self.running.options.out),
                 "numbers_taken": len(self.numbers),
                 "turned_away": sum(1 for c in self.plan.citizens if c.index not in self.served),
+                "turned_away_why": dict(Counter(f"{self.plan.citizens[i].kind.value}: {why}"
+                                                for i, why in self.last_refusal.items() if i not in self.served)),
                 "printer_down_seen": sum(1 for o in self.outcomes if o.printer_down),
                 "print_failed_seen": sum(1 for o in self.outcomes if o.print_failed),
                 "card_retries": sum(o.card_retries for o in self.outcomes),
@@ -258,6 +262,7 @@ class Rush:
                                       self.codes.get(citizen.index, ""), reprint=failed_print)
             failed_print = outcome.print_failed
             self.outcomes.append(outcome)
+            self.last_refusal[citizen.index] = outcome.refused or " > ".join(outcome.screens[-4:])
             if outcome.number or outcome.certificate:
                 self.served.add(citizen.index)
             if outcome.number:

@@ -83,7 +83,7 @@ def test_the_deck_has_one_distinct_valid_card_per_carded_citizen_and_lists_its_s
 def test_each_window_node_gets_its_own_simulated_bus_line_in_one_process() -> None:
     node = next(n for n in HALL.nodes if n.name == "window-3")
     devices = in_process_devices(node)
-    assert devices["callpad"] == "sim+modbus+serial://window-3?address=1&device=callpad"
+    assert devices["callpad"] == "sim+modbus+serial://window-3?address=1&device=callpad&timeout=0.3&poll=0.2"
     speaker = next(n for n in HALL.nodes if n.name == "speaker")
     assert in_process_devices(speaker, "espeak://")["speaker"] == "espeak://"
     assert in_process_devices(speaker)["speaker"] == "silent://"
