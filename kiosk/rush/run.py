@@ -227,19 +227,20 @@ class Rush:
                 continue
             service = self.hall.service(citizen.service)
             assert service is not None
-            slot_s = service.booking.slot_minutes * 60
-            arrive = now + citizen.arrive_s / self.speed
-            start = (int(arrive) // slot_s + 1) * slot_s  # the next slot start after arrival: early, not late
+            booking = service.booking
+            arrive = now + citizen.arrive_s / self.speed  # on the server's clock, which runs at real speed
             number, name = _number_and_name(self.deck, citizen.card)
-            body = {"service": citizen.service, "holder_key": holder_key(number, secret),
-                    "holder_masked": mask_name(name),
-                    "slot_start": dt.datetime.fromtimestamp(start, self.zone).strftime("%Y-%m-%dT%H:%M")}
-            result = await client.request("POST", "/api/v1/appointments", body, f"rush-book-{citizen.index}")
-            if isinstance(result, Answer) and result.ok and isinstance(result.body.get("code"), str):
-                self.codes[citizen.index] = result.body["code"]
-            else:
-                log.info("rush: booking for citizen %d refused (%s); they come without one", citizen.index,
-                         result.words())
+            for start in _slots_to_check_in(arrive, booking.slot_minutes, booking.checkin_early_minutes,
+                                            booking.checkin_late_minutes):
+                body = {"service": citizen.service, "holder_key": holder_key(number, secret),
+                        "holder_masked": mask_name(name),
+                        "slot_start": dt.datetime.fromtimestamp(start, self.zone).strftime("%Y-%m-%dT%H:%M")}
+                result = await client.request("POST", "/api/v1/appointments", body,
+                                              f"rush-book-{citizen.index}-{start}")
+                if isinstance(result, Answer) and result.ok and isinstance(result.body.get("code"), str):
+                    self.codes[citizen.index] = result.body["code"]
+                    break
+                log.info("rush: booking for citizen %d refused (%s)", citizen.index, result.words())
 
     async def _arrivals(self) -> None:
         loop = asyncio.get_running_loop()
@@ -281,6 +282,15 @@ class Rush:
             await asyncio.sleep(0.2)
         left = [n for n in self.numbers if n not in self.tally.finished]
         log.warning("rush: %d numbers were not finished when the bound passed: %s", len(left), ", ".join(left[:20]))
+
+
+def _slots_to_check_in(arrive: float, slot_minutes: float, early_minutes: float, late_minutes: float,
+                       ) -> list[float]:
+    """Slot starts (the current and the next) whose check-in window holds ``arrive`` with a minute to spare."""
+    slot_s, spare_s = slot_minutes * 60, 60.0
+    current = arrive // slot_s * slot_s
+    return [start for start in (current, current + slot_s)
+            if arrive - start <= late_minutes * 60 - spare_s and start - arrive <= early_minutes * 60 - spare_s]
 
 
 def _number_and_name(deck: RushDeck, index: int) -> tuple[str, str]:
