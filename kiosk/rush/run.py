@@ -27,6 +27,7 @@ from typing import Any
 from config.model import Hall, Node, NodeRole
 from config.secrets import holder_secret
 from devices.idcard.record import parse_text_block
+from devices.state import DeviceState
 from kiosk.flows.holder import holder_key, mask_name
 from kiosk.hall import BothViews, HallOptions, RunningHall, serve_hall
 from kiosk.hall_clock import CLOCK_ENV
@@ -207,12 +208,13 @@ class Rush:
         return (service.expected_minutes if service else 10) * 60.0
 
     async def _ready(self) -> None:
-        """Every kiosk at its start screen and every window terminal synced with the server."""
+        """Every kiosk at its start screen and every window terminal's bus devices ready."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + READY_TIMEOUT_S
         while loop.time() < deadline:
             kiosks = all(desk.view.shown for desk in self.kiosks)
-            windows = all(getattr(desk.node, "_synced", asyncio.Event()).is_set() for desk in self.windows)
+            windows = all(device.last_status.state is DeviceState.READY
+                          for desk in self.windows for device in desk.runtime.devices.values())
             if kiosks and windows:
                 return
             await asyncio.sleep(0.1)
