@@ -13,8 +13,10 @@ summary (and the end-to-end test) can check what the node reported about it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +32,7 @@ FAULTS: dict[str, tuple[float, float]] = {
     "paper_out": (0.15, 90.0), "card_pulled": (0.3, 0.0), "bus_unplug": (0.4, 40.0),
     "server_kill": (0.55, 20.0), "kiosk_cutoff": (0.7, 30.0),
 }
+SEEN_LIMIT_S = 30.0  # real seconds a paper-out may wait beyond its time for a citizen to meet it
 MIN_OUTAGE_S = 3.0  # real seconds: long enough for the node to see a device down (its polls, a status query)
 
 
@@ -57,13 +60,27 @@ def _windows(running: RunningHall) -> list[str]:
     return [name for name, rt in running.runtimes.items() if rt.node.role.value == "window" and "callpad" in rt.devices]
 
 
-async def _play(name: str, running: RunningHall, outage_s: float) -> FaultRecord | None:
+async def _until_seen(seen: Callable[[], int], before: int, limit_s: float) -> bool:
+    """Keep a fault on until a citizen met it (their count rose above ``before``), at most ``limit_s``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while seen() <= before:  # the citizens' outcomes have no change event to wait on
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
+
+
+async def _play(name: str, running: RunningHall, outage_s: float, seen: Callable[[], int]) -> FaultRecord | None:
     kiosks, windows = _kiosks(running), _windows(running)
     if name == "paper_out" and kiosks:
         sim: Any = running.runtimes[kiosks[0]].devices["ticket_printer"].simulator
         record = FaultRecord(name, kiosks[0], ("ticket_printer",), time.time())
+        before = seen()
         sim.inject(Fault.PAPER_OUT)
         await asyncio.sleep(outage_s)
+        if not await _until_seen(seen, before, SEEN_LIMIT_S):
+            record.notes.append(f"no citizen came to {kiosks[0]} in {SEEN_LIMIT_S:.0f} s more")
         sim.clear(Fault.PAPER_OUT)
     elif name == "card_pulled" and kiosks:
         sim = running.runtimes[kiosks[-1]].devices["idcard"].simulator
@@ -97,14 +114,16 @@ async def _play(name: str, running: RunningHall, outage_s: float) -> FaultRecord
 
 
 async def play_faults(names: list[str], running: RunningHall, span_real_s: float, speed: float,
-                      records: list[FaultRecord]) -> None:
-    """Play ``names`` at their share of the morning (real seconds from now), one after another."""
+                      records: list[FaultRecord], seen: Callable[[str], int] = lambda name: 0) -> None:
+    """Play ``names`` at their share of the morning (real seconds from now), one after another. ``seen(name)``
+    counts the citizens who met a fault so far: a paper-out stays until one did (within SEEN_LIMIT_S), so the
+    rush always shows a citizen sent to the other kiosk, however the arrivals fell."""
     loop = asyncio.get_running_loop()
     began = loop.time()
     for name in sorted(names, key=lambda n: FAULTS[n][0]):
         share, lasts_s = FAULTS[name]
         await asyncio.sleep(max(0.0, began + share * span_real_s - loop.time()))
         outage = max(MIN_OUTAGE_S, lasts_s / speed) if lasts_s else 0.0
-        record = await _play(name, running, outage)
+        record = await _play(name, running, outage, functools.partial(seen, name))
         if record is not None:
             records.append(record)

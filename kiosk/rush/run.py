@@ -158,7 +158,7 @@ class Rush:
                  for desk in self.windows]
         span_real = self.plan.span_s / self.speed
         faults = asyncio.create_task(play_faults(self.settings.faults, self.running, span_real, self.speed,
-                                                 self.faults))
+                                                 self.faults, self._met))
         try:
             await self._arrivals()
             await faults
@@ -201,6 +201,12 @@ class Rush:
                           "finished": sum(self.tally.finished.values()), "rated": sum(self.tally.rated.values()),
                           "empty_calls": self.tally.empty_calls},
                 "clock_shift_s": float(os.environ.get(CLOCK_ENV, "0"))}
+
+    def _met(self, fault: str) -> int:
+        """How many citizens met ``fault`` so far (for the faults that a citizen must meet to be seen)."""
+        if fault == "paper_out":
+            return sum(1 for o in self.outcomes if o.printer_down or o.print_failed)
+        return 0
 
     def _handling(self, number: str) -> float:
         prefix = number[:1]
