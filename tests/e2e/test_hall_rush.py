@@ -65,7 +65,10 @@ def test_every_citizen_was_served_and_the_summary_says_so_in_words(rush: dict[st
     assert summary["certificates"]["printed"] == rush_part["certificates_taken"] > 0
     assert summary["files"]["certificate_pdfs"] == rush_part["certificates_taken"]
     assert tickets["by_priority"].get("appointment", 0) > 0  # booked citizens checked in with their code
-    assert summary["ratings"]["given"] == rush_part["staff"]["rated"] >= 0.85 * tickets["finished"]
+    # every press on a pad that asked became a rating, but one made while window-1's line was unplugged is lost
+    # on the line, as on real hardware
+    assert rush_part["staff"]["rated"] - 2 <= summary["ratings"]["given"] <= rush_part["staff"]["rated"]
+    assert rush_part["staff"]["rated"] >= 0.85 * tickets["finished"]
     assert tickets["by_priority"].get("green", 0) > 0  # the elderly took the green channel
     assert summary["waits"]["scaled"]["p50_s"] == pytest.approx(summary["waits"]["measured"]["p50_s"] * SPEED,
                                                                 rel=0.01)
