@@ -10,17 +10,23 @@ run waits until the previous announcement is over, so no call waits behind anoth
 
 Baselines measured in the same run: the server alone (POST /api/v1/windows/2/call-next from an aiohttp client
 on loopback), and the bus's own share (half the poll interval on average, plus the wire time of a poll).
-Usage: SDL_AUDIODRIVER=dummy .venv/bin/python benchmarks/bench_window_call.py [--runs 15]
+The window node's idle CPU is measured too: ``servicehall node`` in its own process with its three bus
+devices on a simulated line in another (``servicehall devices simulate bus485 --pty``), watched doing nothing.
+Usage: SDL_AUDIODRIVER=dummy .venv/bin/python benchmarks/bench_window_call.py [--runs 15] [--idle-s 30]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import aiohttp  # noqa: E402
-from bench_server_support import child, free_port, machine, median, percentile, server_argv  # noqa: E402
+from bench_server_support import ALLDAY, PYTHON, child, free_port, machine, median, percentile, server_argv  # noqa: E402
 
 from devices.bus485.registers import Key  # noqa: E402
 from devices.bus485.simulator import BusSimulator, SimWindowDisplay  # noqa: E402
@@ -121,15 +127,71 @@ async def measure(url: str, runs: int, work: Path) -> dict[str, list[float]]:
     return out
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def devices_ready(url: str) -> bool:
+    """Whether the server has window-1's three devices as ready (GET /api/v1/nodes as the manager)."""
+    request = urllib.request.Request(f"{url}/api/v1/nodes", headers={"Authorization": "Bearer demo-manager"})
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        nodes = json.loads(answer.read())["nodes"]
+    devices = next(n for n in nodes if n["node"] == "window-1")["devices"]
+    return len(devices) == 3 and all(d["state"] == "ready" for d in devices)
+
+
+def idle_cpu(url: str, work: Path, idle_s: float) -> float:
+    """The window node as staff start it (``servicehall node``, its own process), with its three bus devices on a
+    simulated line in another process, doing nothing for ``idle_s``: the share of one core it uses."""
+    sim = subprocess.Popen([PYTHON, "-m", "kiosk.cli", "devices", "simulate", "bus485", "--pty"], cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    node: subprocess.Popen[bytes] | None = None
+    try:
+        assert sim.stdout is not None
+        line = sim.stdout.readline().strip()
+        devices = "".join(f'{name} = "{line}?address={a}&device={name}"\n'
+                          for a, name in ((1, "callpad"), (2, "window_display"), (3, "rating_pad")))
+        head = 'name = "window-1"\nrole = "window"\nwindow = 1\ntoken = "demo-window-1"\n'
+        hall = work / "idle_hall.toml"
+        hall.write_text(ALLDAY.read_text(encoding="utf-8").replace(head, head + "[nodes.devices]\n" + devices),
+                        encoding="utf-8")
+        node = subprocess.Popen([PYTHON, "-m", "kiosk.cli", "node", "--config", str(hall), "--node", "window-1",
+                                 "--server", url, "--data", str(work / "idle")], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ready_by = time.monotonic() + 30
+        while not devices_ready(url):  # started, devices identified and reported, stream replayed
+            if time.monotonic() > ready_by:
+                raise RuntimeError("the idle window node's bus devices never became ready")
+            time.sleep(0.5)
+        time.sleep(2.0)
+        cpu0, wall0 = cpu_s(node.pid), time.monotonic()
+        time.sleep(idle_s)
+        return (cpu_s(node.pid) - cpu0) / (time.monotonic() - wall0)
+    finally:
+        for proc in (node, sim):
+            if proc is not None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--idle-s", type=float, default=30.0, help="how long the idle window node is watched")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         port = free_port()
         with child(server_argv(work / "data", port), port):
-            results = asyncio.run(measure(f"http://127.0.0.1:{port}", args.runs, work))
+            idle = idle_cpu(f"http://127.0.0.1:{port}", work, args.idle_s)
+            results = asyncio.run(measure(f"http://127.0.0.1:{port}", args.runs, work)) if args.runs else {
+                "display": [], "sound": [], "server": []}
     poll_wire_ms = (8 + 19) * 10 / 115200 * 1000
     print(f"machine: {machine()}; {args.runs} runs")
     print("| measure | median | p90 |")
@@ -138,9 +200,13 @@ def main() -> None:
                         ("sound", "pad press → first sound of the speaker"),
                         ("server", "POST call-next round trip, server alone [baseline]")):
         values = results[name]
+        if not values:
+            continue
         print(f"| {label} | {median(values) * 1000:.1f} ms | {percentile(values, 90) * 1000:.1f} ms |")
     print(f"| the bus's share: half a 100 ms poll on average + {poll_wire_ms:.1f} ms wire time [baseline] "
           f"| {50 + poll_wire_ms:.1f} ms | |")
+    print(f"| window node idle CPU (3 bus devices polled at 10/s, heartbeat, queue reads), {args.idle_s:.0f} s "
+          f"| {idle * 100:.2f} % of one core | |")
 
 
 if __name__ == "__main__":

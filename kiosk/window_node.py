@@ -37,6 +37,7 @@ _WINDOW_NEWS = frozenset({"ticket.called", "ticket.recalled", "ticket.started", 
                           "ticket.returned", "ticket.transferred", "window.signed_in", "window.signed_out",
                           "window.paused", "window.resumed"})
 SYNC_RETRY_S = 2.0
+WAITING_EVERY_S = 3.0  # how often the "citizens waiting" LED is brought up to date
 
 
 class WindowNode:
@@ -54,7 +55,7 @@ class WindowNode:
         self.state, self._first = wc.start(self.ctx)
         self.book = TicketBook(self.client)  # numbers from the stream, and where "now" began
         self._synced = asyncio.Event()
-        self._events: asyncio.Queue[wio.WindowEvent] = asyncio.Queue()
+        self._events: asyncio.Queue[wio.WindowEvent] = runtime.inputs  # the console feeds it too
         self._tasks: set[asyncio.Task[Any]] = set()
         self._on_state = on_state
 
@@ -66,7 +67,7 @@ class WindowNode:
         return device
 
     def feed(self, event: wio.WindowEvent) -> None:
-        """Hand the flow an event (the console's keys and sign-ins come in here)."""
+        """Hand the flow an event (as the console does, through the runtime's ``inputs``)."""
         self._events.put_nowait(event)
 
     # ------------------------------------------------------------------ running
@@ -83,6 +84,7 @@ class WindowNode:
                 self._spawn(self._read_pad(self.pad), "call pad")
             if self.rating_pad is not None:
                 self._spawn(self._read_ratings(self.rating_pad), "rating pad")
+            self._spawn(self._watch_waiting(), "waiting")
             while True:
                 event = await self._events.get()
                 self.state, effects = wc.step(self.state, event)
@@ -114,6 +116,19 @@ class WindowNode:
             if view.get("number") == self.ctx.window:
                 self.feed(wio.WindowSynced(view))
         return True
+
+    async def _watch_waiting(self) -> None:
+        """Citizens waiting for this window's services (GET /api/v1/queues), for the pad's yellow LED."""
+        known = -1
+        while True:
+            answer = await self.client.request("GET", "/api/v1/queues")
+            if not isinstance(answer, Unreachable) and answer.ok:
+                waiting = sum(int(q.get("waiting", 0)) for q in answer.body.get("queues", ())
+                              if q.get("service") in self.ctx.serves)
+                if waiting != known:
+                    known = waiting
+                    self.feed(wio.WaitingCount(waiting))
+            await asyncio.sleep(WAITING_EVERY_S)
 
     async def _read_pad(self, pad: CallPad) -> None:
         async for press in pad.events():

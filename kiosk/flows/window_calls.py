@@ -31,6 +31,7 @@ from kiosk.flows.window_io import (
     SignInTyped,
     StreamNews,
     ThankRating,
+    WaitingCount,
     WindowEffect,
     WindowEvent,
     WindowSynced,
@@ -69,14 +70,17 @@ class WindowContext:
     staff: tuple[tuple[str, tuple[int, ...]], ...] = ()  # (staff id, windows allowed; empty = any)
     services: tuple[str, ...] = ()
     rating_timeout_s: int = 30
+    serves: tuple[str, ...] = ()  # the services this window calls, for the "citizens waiting" LED
 
     @classmethod
     def from_hall(cls, hall: Hall, node: str, key_seed: str, rating_timeout_s: int = 30) -> WindowContext:
         found = next((n for n in hall.nodes if n.name == node), None)
         if found is None or found.window is None:
             raise ValueError(f"{node!r} is not a window node of {hall.name}")
+        window = hall.window(found.window)
+        serves = tuple(ws.service for ws in window.services) if window is not None else ()
         return cls(found.window, node, key_seed, tuple((s.id, s.windows) for s in hall.staff),
-                   tuple(s.code for s in hall.services), rating_timeout_s)
+                   tuple(s.code for s in hall.services), rating_timeout_s, serves)
 
     def staff_for(self, number: int) -> str:
         """The staff id whose digits are ``number`` (s001 → 1) and who may sign in here; with number 0 the one
@@ -127,6 +131,7 @@ class WindowCalls:
     rating_key: str = ""
     seen: tuple[tuple[int, int], ...] = ()
     counter: int = 0
+    waiting: int = 0  # citizens waiting for the services of this window
     shown: ShowDisplay | None = None
     shown_pad: tuple[str, Led] | None = None
 
@@ -165,6 +170,8 @@ def step(state: WindowCalls, event: WindowEvent) -> Result:
         state, effects = _rated(state, event)
     elif isinstance(event, StreamNews):
         state, effects = _news(state, event)
+    elif isinstance(event, WaitingCount):
+        state = replace(state, waiting=max(0, event.waiting))
     elif isinstance(event, WindowSynced):
         staff = str(event.view.get("staff") or "")
         state = _adopt_window(replace(state, stage=Stage.IDLE, staff=staff), event.view) if staff else (
@@ -414,6 +421,8 @@ def pad_line_of(state: WindowCalls) -> tuple[str, Led]:
         leds |= Led.GREEN
     if state.paused:
         leds |= Led.RED
+    if state.signed_in and state.waiting:
+        leds |= Led.YELLOW
     if state.message:
         return fit(state.message, PAD_LINE_BYTES), leds
     if state.stage is Stage.SIGNED_OUT:
@@ -426,6 +435,8 @@ def pad_line_of(state: WindowCalls) -> tuple[str, Led]:
         line = f"已呼叫 {state.number}"
     elif state.stage is Stage.SERVING:
         line = f"正在办理 {state.number}"
+    elif state.waiting:
+        line = f"{state.staff} 等候{state.waiting}人 请叫号"
     else:
         line = f"{state.staff} 请按叫号"
     return fit(line, PAD_LINE_BYTES), leds

@@ -15,7 +15,7 @@ from devices.bus485.registers import DisplayMode, Key, Led, WindowState
 from kiosk.flows.events import ServerAnswer, ServerUnreachable
 
 __all__ = ["InviteRating", "PadKey", "RatingGiven", "Request", "ShowDisplay", "ShowPad", "SignInTyped",
-           "StreamNews", "ThankRating", "WindowEffect", "WindowEvent", "WindowSynced"]
+           "StreamNews", "ThankRating", "WaitingCount", "WindowEffect", "WindowEvent", "WindowSynced"]
 
 NO_LEDS = Led(0)
 
@@ -72,7 +72,15 @@ class WindowSynced:
     view: Mapping[str, Any]
 
 
-WindowEvent = PadKey | SignInTyped | RatingGiven | StreamNews | WindowSynced | ServerAnswer | ServerUnreachable
+@dataclass(frozen=True)
+class WaitingCount:
+    """How many citizens wait for the services of this window (GET /api/v1/queues): the pad's yellow LED."""
+
+    waiting: int
+
+
+WindowEvent = (PadKey | SignInTyped | RatingGiven | StreamNews | WindowSynced | WaitingCount | ServerAnswer
+               | ServerUnreachable)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from devices.bus485.registers import Key, Lamp, RatingMode, WindowState
+from devices.bus485.registers import Key, Lamp, Led, RatingMode, WindowState
 from devices.bus485.simulator import BusSimulator, SimCallPad, SimRatingPad
 from devices.faults import Fault
 from devices.state import DeviceState
@@ -64,6 +64,20 @@ class Hall:
 
     def press(self, key: Key, arg: int = 0) -> int:
         return self.sim.press(PAD, key, arg)
+
+    @property
+    def rating_pad(self) -> SimRatingPad:
+        pad = self.sim.devices[RATING]
+        assert isinstance(pad, SimRatingPad)
+        return pad
+
+    async def call_and_finish(self, key: str) -> dict[str, Any]:
+        """A ticket issued, called on the pad (its number on the display) and finished on the pad."""
+        ticket = await self.issue(key)
+        self.press(Key.CALL_NEXT)
+        await until(lambda: self.sim.display(DISPLAY).number == ticket["number"], "called")
+        self.press(Key.FINISH)
+        return ticket
 
     async def sign_in_on_the_pad(self) -> None:
         self.press(Key.SIGN_IN, 1)
@@ -154,10 +168,9 @@ async def test_the_line_unplugged_and_replugged_gives_one_transition_each_way_an
     await hall.sign_in_on_the_pad()
 
     async def callpad_states() -> list[str]:
-        """The call pad's health as the server logged it; "connected" (the link up, not yet polled) is the
-        runtime's step on the way to ready, neither down nor up."""
+        """The call pad's health as the server logged it."""
         return [e["data"]["state"] for e in await hall.audit("device.state")
-                if e["node"] == "window-1" and e["data"]["device"] == "callpad" and e["data"]["state"] != "connected"]
+                if e["node"] == "window-1" and e["data"]["device"] == "callpad"]
 
     async def reported(states: list[str]) -> bool:
         return await callpad_states() == states
@@ -191,12 +204,8 @@ async def test_an_invitation_nobody_answers_sends_no_rating(hall: Hall) -> None:
     hall.node.ctx = replace(hall.node.ctx, rating_timeout_s=1)
     hall.node.state = replace(hall.node.state, ctx=hall.node.ctx)  # what rating_timeout_s=1 would have built
     await hall.sign_in_on_the_pad()
-    ticket = await hall.issue("k-silent")
-    hall.press(Key.CALL_NEXT)
-    await until(lambda: hall.sim.display(DISPLAY).number == ticket["number"], "called")
-    hall.press(Key.FINISH)
-    rating_pad = hall.sim.devices[RATING]
-    assert isinstance(rating_pad, SimRatingPad)
+    ticket = await hall.call_and_finish("k-silent")
+    rating_pad = hall.rating_pad
     await until(lambda: rating_pad.invitation == (ticket["number"], "s001", 1), "the invitation written to the pad")
     await until(lambda: hall.node.state.invited is None, "the pad's timeout reached the node")
     assert rating_pad.mode is RatingMode.IDLE
@@ -206,12 +215,8 @@ async def test_an_invitation_nobody_answers_sends_no_rating(hall: Hall) -> None:
 
 async def test_a_rating_given_while_the_server_is_down_arrives_once_when_it_is_back(hall: Hall) -> None:
     await hall.sign_in_on_the_pad()
-    ticket = await hall.issue("k-down")
-    hall.press(Key.CALL_NEXT)
-    await until(lambda: hall.sim.display(DISPLAY).number == ticket["number"], "called")
-    hall.press(Key.FINISH)
-    rating_pad = hall.sim.devices[RATING]
-    assert isinstance(rating_pad, SimRatingPad)
+    ticket = await hall.call_and_finish("k-down")
+    rating_pad = hall.rating_pad
     await until(lambda: rating_pad.mode is RatingMode.INVITING, "the rating pad lit")
 
     hall.server.kill()
@@ -236,3 +241,16 @@ async def test_a_rating_given_while_the_server_is_down_arrives_once_when_it_is_b
     [given] = await hall.audit("rating.given")
     assert (given["data"]["ticket"], given["data"]["level"]) == (ticket["id"], 2)
     assert await hall.audit("window.paused") == [], "the press made while the server was away acted later"
+
+
+async def test_the_yellow_led_lights_while_citizens_wait(hall: Hall) -> None:
+    await hall.sign_in_on_the_pad()
+    pad = hall.sim.devices[PAD]
+    assert isinstance(pad, SimCallPad)
+    assert not pad.leds & Led.YELLOW
+    await hall.issue("k-wait")
+    await until(lambda: bool(pad.leds & Led.YELLOW), "the yellow LED")
+    hall.press(Key.CLEAR)  # clears the sign-in message from the line
+    await until(lambda: pad.line == "s001 等候1人 请叫号", "the count on the pad's line")
+    hall.press(Key.CALL_NEXT)
+    await until(lambda: not pad.leds & Led.YELLOW and bool(pad.leds & Led.GREEN), "nobody left waiting")

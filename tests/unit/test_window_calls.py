@@ -560,3 +560,21 @@ def test_a_console_sign_in_while_a_request_is_in_flight_keeps_no_pin() -> None:
     pad.press(Key.ENTER)
     assert not of(pad.feed(wio.SignInTyped("s003", "999999")), wio.Request)
     assert pad.state.pin == "" and pad.line == "请稍候，正在处理"
+
+
+def test_the_yellow_led_says_citizens_wait_while_signed_in() -> None:
+    pad = Pad()
+    pad.feed(wio.WaitingCount(4))
+    assert not wc.pad_line_of(pad.state)[1] & Led.YELLOW  # signed out: the window calls nobody
+    pad = signed_in()
+    pad.press(Key.DIGIT, 0)  # clears the sign-in message
+    effects = pad.feed(wio.WaitingCount(12))
+    assert of(effects, wio.ShowPad) == [wio.ShowPad("s003 等候12人 请叫号", Led.YELLOW, 0)]
+    assert pad.feed(wio.WaitingCount(12)) == []
+    pad.feed(wio.WaitingCount(0))
+    assert wc.pad_line_of(pad.state) == ("s003 请按叫号", Led(0))
+
+
+def test_the_context_knows_the_services_its_window_calls() -> None:
+    ctx = wc.WindowContext.from_hall(hall(), "window-1", "k")
+    assert ctx.serves == ()  # the flows' test hall gives window 1 no services
