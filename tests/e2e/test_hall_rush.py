@@ -70,8 +70,8 @@ def test_every_citizen_was_served_and_the_summary_says_so_in_words(rush: dict[st
     assert rush_part["staff"]["rated"] - 2 <= summary["ratings"]["given"] <= rush_part["staff"]["rated"]
     assert rush_part["staff"]["rated"] >= 0.85 * tickets["finished"]
     assert tickets["by_priority"].get("green", 0) > 0  # the elderly took the green channel
-    assert summary["waits"]["scaled"]["p50_s"] == pytest.approx(summary["waits"]["measured"]["p50_s"] * SPEED,
-                                                                rel=0.01)
+    measured, scaled = summary["waits"]["measured"]["p50_s"], summary["waits"]["scaled"]["p50_s"]
+    assert scaled == pytest.approx(measured * SPEED, abs=0.05 * SPEED)  # each rounded to 0.1 s
     assert f"tickets: {came_for_a_ticket} issued, {came_for_a_ticket} printed" in rush["log"]
     assert summary["files"]["ticket_pngs"] == len(rush["printed"]) >= came_for_a_ticket
     assert summary["files"]["announcement_wavs"] > 0
