@@ -30,6 +30,7 @@ from kiosk.flows.words import Words
 from kiosk.hall_link import LinkRelay
 from kiosk.hall_procs import ChildProcess, free_port
 from kiosk.node import NodeRuntime, NodeSettings, NodeView
+from kiosk.tasks import cancel_and_wait
 
 __all__ = ["BothViews", "HallOptions", "PumpedView", "RunningHall", "hall_nodes", "in_process_devices", "serve_hall"]
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 #: the roles that do something in the hall (a manager or booking node is a person's browser or another system)
 RUN_ROLES = frozenset({NodeRole.KIOSK, NodeRole.WINDOW, NodeRole.DISPLAY})
 NODE_START_TIMEOUT_S = 60.0
+NODE_STOP_TIMEOUT_S = 30.0
 #: simulated RS-485 lines of a hall in one process: every window's line shares this loop, so a poll answer may
 #: wait behind the others' work; a 50 ms master timeout (right for a real line) would then flap devices "down"
 SHARED_LOOP_BUS = {"timeout": "0.3", "poll": "0.2"}
@@ -191,11 +193,15 @@ class RunningHall:
         """Stop the nodes (devices closed), the relays, then the children; safe to call twice."""
         for runtime in self.runtimes.values():
             runtime.stop()
-        for name, task in list(self._tasks.items()):
-            try:
-                await asyncio.wait_for(task, 30)
-            except Exception:
-                log.exception("node %s did not stop cleanly", name)
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks.values(), timeout=NODE_STOP_TIMEOUT_S)
+            for name, task in self._tasks.items():
+                if task in late:
+                    log.error("node %s did not stop within %.0f s; cancelling it", name, NODE_STOP_TIMEOUT_S)
+            await cancel_and_wait(late, again_s=5.0)
+            for name, task in self._tasks.items():
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    log.error("node %s stopped with an error", name, exc_info=task.exception())
         self._tasks.clear()
         for relay in self.relays.values():
             await relay.stop()
