@@ -38,18 +38,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     rush = hall.add_argument_group("rush", "a scripted, reproducible morning (kiosk/rush/)")
     rush.add_argument("--rush", type=int, metavar="N", help="N simulated citizens arrive, are served and rate")
     rush.add_argument("--seed", type=int, default=1, help="the rush's random seed (same seed, same morning)")
-    rush.add_argument("--speed", type=float, default=20.0,
+    rush.add_argument("--speed", type=float, default=20.0, metavar="X",
                       help="simulated time runs X times faster: arrivals, handling times, citizens' pauses")
-    rush.add_argument("--summary-json", help="also write the rush's summary as JSON to this file")
-    rush.add_argument("--faults", default="",
+    rush.add_argument("--summary-json", metavar="FILE", help="also write the rush's summary as JSON to this file")
+    rush.add_argument("--faults", default="", metavar="LIST",
                       help="comma-separated faults to inject during the rush (or 'all'): paper_out, card_pulled, "
                            "bus_unplug, server_kill, kiosk_cutoff")
-    rush.add_argument("--mix", default="",
+    rush.add_argument("--mix", default="", metavar="WEIGHTS",
                       help="weights of the citizens' kinds, e.g. card=35,service=35,elderly=10,appointment=10,"
                            "certificate=10 (the default)")
     rush.add_argument("--clock", choices=("morning", "real"), default="morning",
-                      help="the server's clock during a rush: a working day's opening (default, so a rush works "
-                           "at any hour) or the real time")
+                      help="the hall's clock during a rush: a working day's opening (default, so a rush works "
+                           "at any hour; kiosk/hall_clock.py) or the real time")
 
 
 def _headless() -> None:
