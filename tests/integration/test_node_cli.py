@@ -31,8 +31,8 @@ def test_check_says_every_device_and_the_server_in_words(hall_file: Path, server
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "node kiosk-1 (kiosk): 2 devices"
-    assert any(line.startswith("idcard (idcard") and "ready" in line for line in lines)
-    assert any(line.startswith("ticket_printer (ticket_printer") and "paper ok" in line for line in lines)
+    assert any(line.startswith("idcard on sim+") and "ready" in line for line in lines)
+    assert any(line.startswith("ticket_printer on sim+") and "paper ok" in line for line in lines)
     assert f"server {server.url} (全天测试大厅): reachable; token accepted" in lines
     assert lines[-1] == "all ready"
     assert "{" not in done.stdout and "retrying in" not in done.stdout
