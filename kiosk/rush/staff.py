@@ -70,9 +70,10 @@ class WindowDesk:
         sim, address = self._bus("callpad")
         sim.press(address, key, arg)
 
-    def rate(self, level: int) -> None:
+    def rate(self, level: int) -> bool:
+        """Press ``level`` on the rating pad; False when the pad was not asking (the press does nothing)."""
         sim, address = self._bus("rating_pad")
-        sim.rate(address, level)
+        return sim.rate(address, level) is not None
 
     def count_invitations(self, tally: StaffTally) -> None:
         """Count every invitation the node sends to its rating pad (by ticket number)."""
@@ -163,6 +164,7 @@ async def _rate_later(desk: WindowDesk, number: str, level: int, after_s: float,
     await asyncio.sleep(after_s)
     if not await _until(lambda: desk.state.invited is not None and desk.state.invited[1] == number, 5.0):
         return
+    # the node's state says "inviting" a moment before the pad itself lights up: press once it asks
     with contextlib.suppress(Exception):
-        desk.rate(level)
-        tally.rated[number] += 1
+        if await _until(lambda: desk.rate(level), 5.0):
+            tally.rated[number] += 1
