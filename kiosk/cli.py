@@ -51,10 +51,12 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=0, help="port (0: a free one; the URL is printed)")
 
     from devices.cli import add_parser as add_devices_parser
+    from kiosk.hall_cli import add_parser as add_hall_parser
     from kiosk.node_cli import add_parser as add_node_parser
 
     add_devices_parser(sub)
     add_node_parser(sub)
+    add_hall_parser(sub)
     return parser
 
 
@@ -93,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         from kiosk.node_cli import run_node
 
         return run_node(args)
+    if args.command == "hall":
+        from kiosk.hall_cli import run_hall
+
+        return run_hall(args)
     if args.command == "devices":
         from devices.cli import run as run_devices
 

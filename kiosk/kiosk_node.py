@@ -70,6 +70,7 @@ from kiosk.flows.events import (
 )
 from kiosk.node import NodeRuntime
 from kiosk.server_client import Result, Unreachable, as_flow_event
+from kiosk.tasks import cancel_and_wait
 
 __all__ = ["KioskNode", "ticket_layout"]
 
@@ -153,9 +154,7 @@ class KioskNode:
                     event = IdleTimeout()
                 await self.feed(event)
         finally:
-            for task in loops:
-                task.cancel()
-            await asyncio.gather(*loops, return_exceptions=True)
+            await cancel_and_wait(loops)  # not cancel + gather: a card loop can lose a cancel on 3.11 (kiosk/tasks.py)
             if self.library is not None:
                 await self.library.close()
 

@@ -47,7 +47,7 @@ def test_the_engine_is_pure(path: Path) -> None:
 
 #: the command-line entry points that put rooms together (a node's program with its touch UI, previews)
 KIOSK_WIRING = {"cli.py", "preview.py",
-                "node_ui.py"}  # `servicehall node`'s touch UI: only node_cli.py imports it, as the node's view
+                "node_ui.py"}  # the kiosk touch UI: only node_cli.py and hall_cli.py import it, as a kiosk's view
 
 
 @pytest.mark.parametrize("path", [p for p in _modules("kiosk") if p.name not in KIOSK_WIRING],

@@ -1,0 +1,1 @@
+"""The rush: a scripted, reproducible morning on the whole hall (servicehall hall --rush N)."""
