@@ -148,6 +148,11 @@ def start(ctx: WindowContext) -> Result:
     return _render(WindowCalls(ctx), [], 0)
 
 
+#: the pad's words for a key dropped while a request is in flight (keys are not queued: a second call-next
+#: pressed in a hurry must not call a second citizen later)
+BUSY = "请稍候，正在处理"
+
+
 def step(state: WindowCalls, event: WindowEvent) -> Result:
     """One event; the effects end with the display and pad writes that the new state needs."""
     effects: list[WindowEffect] = []
@@ -160,7 +165,7 @@ def step(state: WindowCalls, event: WindowEvent) -> Result:
         state, effects, beeps = _key(state, event)
     elif isinstance(event, SignInTyped):
         if state.pending is not None:
-            state = replace(state, message="请稍候，正在处理")  # the PIN is not kept for later
+            state = replace(state, message=BUSY)  # the PIN is not kept for later
         elif state.signed_in:
             state, beeps = replace(state, message="请先签退"), 2
         else:
@@ -190,7 +195,7 @@ def step(state: WindowCalls, event: WindowEvent) -> Result:
 # ---------------------------------------------------------------------------------------------- keys
 def _key(state: WindowCalls, ev: PadKey) -> tuple[WindowCalls, list[WindowEffect], int]:
     if state.pending is not None:
-        return replace(state, message="请稍候，正在处理"), [], 0
+        return replace(state, message=BUSY), [], 0
     if state.stage in (Stage.SIGNED_OUT, Stage.PIN) and ev.key is Key.SIGN_IN:
         staff = state.ctx.staff_for(ev.arg) or (str(ev.arg) if ev.arg else "")
         if not staff:
@@ -276,7 +281,8 @@ def _request(state: WindowCalls, ev: PadKey, action: str, method: str, path: str
 # ---------------------------------------------------------------------------------------------- answers
 def _answered(state: WindowCalls, pending: Pending, event: ServerAnswer | ServerUnreachable,
               ) -> tuple[WindowCalls, list[WindowEffect], int]:
-    state = replace(state, pending=None)
+    # A key dropped meanwhile said BUSY; with the answer in, the pad may take keys again, so it says so.
+    state = replace(state, pending=None, message="" if state.message == BUSY else state.message)
     if isinstance(event, ServerUnreachable):
         if pending.action == "sign_in":
             state = replace(state, stage=Stage.PIN)

@@ -245,6 +245,17 @@ def test_a_key_while_a_request_is_in_flight_is_not_queued() -> None:
     assert not of(effects, wio.Request) and pad.state.pending == first and pad.line == "请稍候，正在处理"
 
 
+def test_the_wait_message_of_a_dropped_key_goes_once_the_answer_is_in() -> None:
+    """A key dropped while a request was in flight said "请稍候"; the answer must take that back, or the pad
+    says "please wait" for ever and staff wait for a request that was never sent (the console test hung so)."""
+    pad = signed_in()
+    pad.press(Key.PAUSE, 2)
+    pad.press(Key.RESUME)
+    assert pad.line == "请稍候，正在处理"
+    pad.answer(200, {"number": 3, "staff": "s003", "paused": True, "pause_reason": "休息", "current": None})
+    assert pad.state.pending is None and "请稍候" not in pad.line and "恢复" in pad.line
+
+
 def test_an_answer_to_some_other_key_is_ignored() -> None:
     pad = signed_in()
     pad.press(Key.CALL_NEXT)
