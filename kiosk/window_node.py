@@ -26,7 +26,7 @@ from devices.errors import DeviceError
 from kiosk.flows import window_calls as wc
 from kiosk.flows import window_io as wio
 from kiosk.node import NodeRuntime
-from kiosk.server_client import Unreachable, as_flow_event
+from kiosk.server_client import Answer, Unreachable, as_flow_event
 from kiosk.ticket_book import TicketBook
 
 __all__ = ["WindowNode"]
@@ -183,5 +183,9 @@ class WindowNode:
         else:
             self.runtime.note_answer()
         if not result.ok:
-            log.info("window %d: %s %s: %s", self.ctx.window, request.method, request.path, result.words())
+            # An empty queue is the pad's everyday answer (staff press call-next until someone comes), not news
+            # for the log; every other refusal is.
+            routine = isinstance(result, Answer) and result.code == "queue_empty"
+            log.log(logging.DEBUG if routine else logging.INFO, "window %d: %s %s: %s", self.ctx.window,
+                    request.method, request.path, result.words())
         self.feed(as_flow_event(result, request.key))
