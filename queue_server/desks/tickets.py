@@ -167,7 +167,10 @@ class TicketDesk(SignInDesk):
         return await self.read(present)
 
     async def queues(self) -> Answer:
-        return await self.read(lambda: _answer({"day": self.engine.day, "last_event_id": self.last_durable_id,
+        # Before the hall's first event of the day (the tick opens it within a second) the day is the calendar's,
+        # never null: a client dates its next request by it.
+        return await self.read(lambda: _answer({"day": self.engine.day or self.engine.calendar.day_of(self.clock()),
+                                                 "last_event_id": self.last_durable_id,
                                                  "queues": [queue_view(self.engine, s.code)
                                                             for s in self.hall.services]}))
 
