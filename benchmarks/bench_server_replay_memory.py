@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
-from bench_server_support import free_port, machine, median, server_argv, wait_health
+from bench_server_support import free_port, machine, median, server_argv, stop_process, wait_health
 
 
 def rss_mb(pid: int) -> float:
@@ -95,12 +96,7 @@ async def main() -> None:
                     await asyncio.sleep(2.0)
                     rounds.append((peak, rss_mb(proc.pid), took))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, signal.SIGTERM, timeout_s=30)
     print(machine())
     print(f"{args.clients} clients × {last} events ({'staff' if args.staff else 'public'} view), "
           f"{args.rounds} rounds on one server")

@@ -19,6 +19,7 @@ import time
 import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,12 +124,7 @@ def child(argv: list[str], port: int, *, health: str = "/api/v1/health", log: Pa
         wait_health(port, path=health, timeout_s=timeout_s)
         yield proc
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         if log:
             out.close()  # type: ignore[union-attr]
 
@@ -136,3 +132,13 @@ def child(argv: list[str], port: int, *, health: str = "/api/v1/health", log: Pa
 def server_argv(data_dir: Path, port: int, cpu: int | None = None, config: Path = ALLDAY) -> list[str]:
     return [*taskset(cpu), PYTHON, "-m", "kiosk.cli", "serve", "--config", str(config), "--data", str(data_dir),
             "--host", "127.0.0.1", "--port", str(port)]
+
+
+def stop_process(proc: subprocess.Popen[Any], signum: int = signal.SIGINT, timeout_s: float = 15.0) -> None:
+    """Ask a child to stop (``signum``), then kill it if it has not within ``timeout_s``: no benchmark leaves one."""
+    proc.send_signal(signum)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -36,7 +37,7 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import aiohttp  # noqa: E402
-from bench_server_support import machine, median, percentile  # noqa: E402
+from bench_server_support import machine, median, percentile, stop_process  # noqa: E402
 
 from tests.integration.server_support import ALLDAY_HALL, PIN, PYTHON, ServerProcess, display, kiosk, window  # noqa: E402
 
@@ -81,12 +82,7 @@ def idle_cpu(server: ServerProcess, seconds: float, warm_s: float = 10.0) -> dic
         return {name: (cpu_s(pid) - before[name]) / span * 100 for name, pid in pids.items()}
     finally:
         for proc in (wall, bare):
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, signal.SIGTERM, timeout_s=10)
 
 
 async def prepare(server: ServerProcess, tickets: int, windows: int) -> None:

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,17 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import aiohttp  # noqa: E402
-from bench_server_support import ALLDAY, PYTHON, child, free_port, machine, median, percentile, server_argv  # noqa: E402
+from bench_server_support import (  # noqa: E402
+    ALLDAY,
+    PYTHON,
+    child,
+    free_port,
+    machine,
+    median,
+    percentile,
+    server_argv,
+    stop_process,
+)
 
 from devices.bus485.registers import Key  # noqa: E402
 from devices.bus485.simulator import BusSimulator, SimWindowDisplay  # noqa: E402
@@ -172,12 +181,7 @@ def idle_cpu(url: str, work: Path, idle_s: float) -> float:
     finally:
         for proc in (node, sim):
             if proc is not None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop_process(proc)
 
 
 def main() -> None:

@@ -36,17 +36,7 @@ class Terminal:
         os.write(self.master, line.encode() + b"\n")
 
     def expect(self, text: str, limit_s: float = WAIT_S) -> None:
-        deadline = time.monotonic() + limit_s
-        while text not in self.screen[self.read_upto:]:
-            left = deadline - time.monotonic()
-            assert left > 0, f"{text!r} never appeared; the screen:\n{self.screen[-3000:]}"
-            ready, _, _ = select.select([self.master], [], [], min(left, 0.5))
-            if ready:
-                try:
-                    self.screen += os.read(self.master, 4096).decode("utf-8", "replace")
-                except OSError:  # the child closed the pty
-                    assert self.proc.poll() is None, f"the console exited:\n{self.screen}"
-        self.read_upto = self.screen.index(text, self.read_upto) + len(text)
+        self.expect_first(text, limit_s=limit_s)
 
     def expect_first(self, *texts: str, limit_s: float = WAIT_S) -> str:
         """Whichever of ``texts`` appears first after the last match."""
